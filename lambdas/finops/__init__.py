@@ -1,0 +1,1 @@
+"""FinOps Operate: the runtime package shared by every Lambda in the bundle."""

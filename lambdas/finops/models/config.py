@@ -1,0 +1,253 @@
+"""The one typed model of ``finops.yaml``.
+
+The same model validates the file at synth time (``app.py``), in ``make demo``/``make invoke`` and in every Lambda at
+cold start, so a bad file fails the same way everywhere: with the key path and what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="a 12-digit AWS account id, quoted in YAML")]
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="an AWS region name")]
+OuId = Annotated[str, Field(pattern=r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$")]
+Channel = Annotated[str, Field(pattern=r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{8,})$")]
+
+
+class ConfigError(ValueError):
+    """The config file is unreadable or invalid; ``str()`` lists every problem with its key path."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source} is not a valid FinOps config:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Mode(StrEnum):
+    """What a capability may do. ``report`` computes and reports the plan; ``enforce`` also acts on it."""
+
+    REPORT = "report"
+    ENFORCE = "enforce"
+
+
+class OrganizationConfig(_Model):
+    management_account_id: AccountId
+    automation_account_id: AccountId
+    member_role_name: str = Field(default="FinOpsMemberRole", pattern=r"^[\w+=,.@-]{1,64}$")
+    target_ous: tuple[OuId, ...] = ()
+    target_accounts: tuple[AccountId, ...] = ()
+    excluded_accounts: tuple[AccountId, ...] = ()
+    regions: tuple[Region, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _no_account_both_targeted_and_excluded(self) -> OrganizationConfig:
+        both = sorted(set(self.target_accounts) & set(self.excluded_accounts))
+        if both:
+            raise ValueError(f"accounts {both} are in both target_accounts and excluded_accounts")
+        return self
+
+
+class TagCase(StrEnum):
+    EXACT = "exact"
+    LOWER = "lower"
+    UPPER = "upper"
+
+
+class TagRule(_Model):
+    key: str = Field(min_length=1, max_length=128)
+    required: bool = True
+    allowed_values: tuple[str, ...] = ()
+    pattern: str | None = None
+    case: TagCase = TagCase.EXACT
+    description: str = ""
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"is not a valid regular expression: {exc}") from exc
+        return value
+
+
+class TaxonomyConfig(_Model):
+    tags: tuple[TagRule, ...] = Field(min_length=1)
+
+    @field_validator("tags")
+    @classmethod
+    def _unique_keys(cls, tags: tuple[TagRule, ...]) -> tuple[TagRule, ...]:
+        seen: set[str] = set()
+        for tag in tags:
+            folded = tag.key.lower()
+            if folded in seen:
+                raise ValueError(f"tag key {tag.key!r} is listed twice (keys are compared case-insensitively)")
+            seen.add(folded)
+        return tags
+
+
+class SlackConfig(_Model):
+    secret_name: str = Field(min_length=1, description="Secrets Manager secret holding the webhook(s) or bot token")
+    default_channel: Channel
+
+
+class TeamRoute(_Model):
+    channel: Channel
+    mention: str | None = Field(default=None, description="e.g. <!subteam^S0123ABC> for a user group")
+
+
+class SeverityTier(_Model):
+    name: str = Field(min_length=1)
+    min_impact_usd: float = Field(ge=0)
+    min_impact_percent: float = Field(default=0, ge=0)
+    mention: str | None = Field(default=None, description="prepended to the alert, e.g. <!here>")
+
+
+class NotificationsConfig(_Model):
+    slack: SlackConfig
+    owner_tag_key: str = Field(default="team", description="account tag (in Organizations) naming the owning team")
+    teams: dict[str, TeamRoute] = Field(default_factory=dict)
+    account_teams: dict[AccountId, str] = Field(default_factory=dict)
+    severity: tuple[SeverityTier, ...] = Field(min_length=1)
+
+    @field_validator("severity")
+    @classmethod
+    def _most_severe_first(cls, tiers: tuple[SeverityTier, ...]) -> tuple[SeverityTier, ...]:
+        thresholds = [t.min_impact_usd for t in tiers]
+        if thresholds != sorted(thresholds, reverse=True):
+            raise ValueError("tiers must be listed most severe first (min_impact_usd decreasing)")
+        return tiers
+
+    @model_validator(mode="after")
+    def _account_teams_are_routed(self) -> NotificationsConfig:
+        for account, team in self.account_teams.items():
+            if team not in self.teams:
+                raise ValueError(
+                    f"account_teams.{account}: team {team!r} has no entry under notifications.teams "
+                    f"(known teams: {sorted(self.teams)})"
+                )
+        return self
+
+
+class AnomalyThreshold(_Model):
+    """Maps to the subscription's ThresholdExpression: alert when impact passes either (``any``) or both (``all``)."""
+
+    absolute_usd: float | None = Field(default=100, gt=0)
+    percentage: float | None = Field(default=None, gt=0)
+    combine: Literal["any", "all"] = "any"
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> AnomalyThreshold:
+        if self.absolute_usd is None and self.percentage is None:
+            raise ValueError("set absolute_usd, percentage, or both")
+        return self
+
+
+class AnomalyMonitors(_Model):
+    services: bool = True
+    linked_accounts: bool = True
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> AnomalyMonitors:
+        if not (self.services or self.linked_accounts):
+            raise ValueError("enable at least one monitor (services or linked_accounts)")
+        return self
+
+
+class AnomalyAlertsConfig(_Model):
+    enabled: bool = True
+    monitors: AnomalyMonitors = AnomalyMonitors()
+    threshold: AnomalyThreshold = AnomalyThreshold()
+
+
+class BudgetAlertsConfig(_Model):
+    enabled: bool = True
+
+
+class PendingCapability(_Model):
+    """A capability whose automation ships in a later release; only its safety switch is read today."""
+
+    mode: Mode = Mode.REPORT
+
+
+class CapabilitiesConfig(_Model):
+    anomaly_alerts: AnomalyAlertsConfig = AnomalyAlertsConfig()
+    budget_alerts: BudgetAlertsConfig = BudgetAlertsConfig()
+    tag_enforcement: PendingCapability = PendingCapability()
+    scheduler: PendingCapability = PendingCapability()
+    ebs_cleanup: PendingCapability = PendingCapability()
+
+
+class FinOpsConfig(_Model):
+    organization: OrganizationConfig
+    taxonomy: TaxonomyConfig
+    notifications: NotificationsConfig
+    capabilities: CapabilitiesConfig = CapabilitiesConfig()
+
+    def team_route(self, team: str | None) -> TeamRoute:
+        """The route for ``team``, or the default channel when the team is unknown or has no route."""
+        route = self.notifications.teams.get(team or "")
+        return route or TeamRoute(channel=self.notifications.slack.default_channel)
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in ("function-after", "function-before") or part.startswith(("function-", "constrained-")):
+            continue
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling against README.md's config reference)"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        message = f"{error['input']!r} does not match the expected form {error['ctx']['pattern']}"
+    elif "input" in error and not isinstance(error["input"], (dict, list)):
+        message = f"{message} (got {error['input']!r})"
+    return message
+
+
+def parse_config(data: object, *, source: str) -> FinOpsConfig:
+    """Validate already-loaded data; raise :class:`ConfigError` naming each bad key path."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, [f"(top level): expected a mapping of sections, got {type(data).__name__}"])
+    try:
+        return FinOpsConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_format_location(e['loc'])}: {_describe(dict(e))}" for e in exc.errors()]
+        raise ConfigError(source, problems) from None
+
+
+def load_config(path: str | Path) -> FinOpsConfig:
+    """Read ``finops.yaml`` (or the JSON form the Lambdas get) and validate it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ConfigError(str(path), [f"not valid YAML/JSON: {exc}"]) from None
+    return parse_config(data, source=str(path))
