@@ -1,0 +1,48 @@
+"""Drains the Slack retry queue: each parked message is posted again or stays queued (partial batch failure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from finops.aws.clients import AwsClients
+from finops.runtime import slack_transport_factory
+from finops.services.audit import AuditTrail
+from finops.services.redrive import Redrive
+from finops.settings import Settings, config_at
+
+PERMISSIONS: tuple[str, ...] = ()  # queue, secret and audit table come from CDK grants
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_env()
+    config = config_at(settings.config_path)
+    clients = AwsClients()
+    redrive = Redrive(
+        transport=slack_transport_factory(clients, config),
+        audit=AuditTrail(clients.client("dynamodb"), settings.audit_table_name),
+        run_id=context.aws_request_id,
+        actor=context.function_name,
+        now=datetime.now(UTC),
+    )
+
+    def record_handler(record: SQSRecord) -> str:
+        return redrive(record.body)
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)

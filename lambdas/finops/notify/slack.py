@@ -1,0 +1,242 @@
+"""Slack delivery: slack-sdk for transport, an SQS outbox so an outage delays alerts and never drops them.
+
+- ``SlackTransport`` posts one message through an incoming webhook (one per channel) or ``chat.postMessage`` with a
+  bot token, with short timeouts and bounded retries on 429 (honouring ``Retry-After``), 5xx and connection errors.
+  On final failure it raises :class:`DeliveryError`.
+- ``SlackOutbox`` tries the transport once per alert and, when it fails, parks the message on the retry queue
+  (delayed by ``Retry-After`` where Slack gave one). ``slack_redrive`` drains that queue; after many failed
+  receives SQS moves the message to the DLQ, where an alarm fires and nothing expires for 14 days.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web import WebClient
+from slack_sdk.webhook import WebhookClient
+
+from finops.notify.blocks import SlackMessage
+
+SQS_MAX_DELAY_SECONDS = 900
+
+
+class DeliveryError(RuntimeError):
+    """Slack did not take the message. ``retry_after`` is Slack's own wait, when it said one."""
+
+    def __init__(self, reason: str, *, retry_after: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class SlackCredentials(BaseModel):
+    """The Secrets Manager secret's JSON. Never logged: every value is a SecretStr."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bot_token: SecretStr | None = None
+    webhooks: dict[str, SecretStr] = {}
+    api_url: str | None = None  # Slack's own by default; a GovSlack or test endpoint otherwise
+
+    @model_validator(mode="after")
+    def _something_to_post_with(self) -> SlackCredentials:
+        if self.bot_token is None and not self.webhooks:
+            raise ValueError("the Slack secret needs 'bot_token' or 'webhooks' (channel → incoming webhook URL)")
+        return self
+
+
+def _retry_after(headers: dict[str, Any]) -> int | None:
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return int(raw)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+class _BoundedRateLimitRetry(RateLimitErrorRetryHandler):
+    """Retries a 429 in-process only when Slack asks for a short wait; a longer one goes to the queue instead."""
+
+    def __init__(self, *, max_retry_count: int, max_wait_seconds: int) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait_seconds = max_wait_seconds
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wait = _retry_after(dict(response.headers))
+        return wait is None or wait <= self.max_wait_seconds
+
+
+class _AnyServerErrorRetry(ServerErrorRetryHandler):
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and 500 <= response.status_code < 600
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    timeout_seconds: int = 5
+    rate_limit_retries: int = 2
+    max_rate_limit_wait_seconds: int = 10
+    server_error_retries: int = 2
+    connection_retries: int = 2
+
+    def handlers(self) -> list[RetryHandler]:
+        return [
+            _BoundedRateLimitRetry(
+                max_retry_count=self.rate_limit_retries, max_wait_seconds=self.max_rate_limit_wait_seconds
+            ),
+            _AnyServerErrorRetry(max_retry_count=self.server_error_retries),
+            ConnectionErrorRetryHandler(max_retry_count=self.connection_retries),
+        ]
+
+
+class SlackTransport:
+    """Posts one message; picks the channel's webhook, else ``chat.postMessage`` with the bot token."""
+
+    def __init__(
+        self,
+        credentials: SlackCredentials,
+        *,
+        fallback_channel: str | None = None,
+        policy: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        self._credentials = credentials
+        self._fallback_channel = fallback_channel
+        self._policy = policy
+
+    def post(self, message: SlackMessage) -> Literal["webhook", "api"]:
+        webhook = self._credentials.webhooks.get(message.channel)
+        if webhook is not None:
+            self._post_webhook(webhook.get_secret_value(), message)
+            return "webhook"
+        if self._credentials.bot_token is not None:
+            self._post_api(self._credentials.bot_token.get_secret_value(), message)
+            return "api"
+        fallback = self._credentials.webhooks.get(self._fallback_channel or "")
+        if fallback is not None:
+            # Routed to a channel the secret has no webhook for: say so in the default channel, lose nothing.
+            note = f"(meant for {message.channel}: add its webhook to the Slack secret) "
+            self._post_webhook(fallback.get_secret_value(), message.redirected(self._fallback_channel or "", note))
+            return "webhook"
+        raise DeliveryError(
+            f"no incoming webhook for {message.channel} in the Slack secret and no bot_token to post with; "
+            "add one of them to the secret"
+        )
+
+    def _post_webhook(self, url: str, message: SlackMessage) -> None:
+        client = WebhookClient(url, timeout=self._policy.timeout_seconds, retry_handlers=self._policy.handlers())
+        try:
+            response = client.send(text=message.text, blocks=list(message.blocks))
+        except OSError as exc:  # connection refused, DNS, timeout after the retries
+            raise DeliveryError(f"webhook for {message.channel} unreachable: {exc}") from exc
+        if response.status_code != 200:
+            raise DeliveryError(
+                f"webhook for {message.channel} answered HTTP {response.status_code}: {response.body[:200]}",
+                retry_after=_retry_after(dict(response.headers or {})),
+            )
+
+    def _post_api(self, token: str, message: SlackMessage) -> None:
+        kwargs: dict[str, Any] = {"token": token, "timeout": self._policy.timeout_seconds}
+        if self._credentials.api_url:
+            kwargs["base_url"] = self._credentials.api_url
+        client = WebClient(retry_handlers=self._policy.handlers(), **kwargs)
+        try:
+            client.chat_postMessage(channel=message.channel, text=message.text, blocks=list(message.blocks))
+        except SlackApiError as exc:
+            response = exc.response
+            raise DeliveryError(
+                f"chat.postMessage to {message.channel} failed: HTTP {response.status_code} "
+                f"{response.get('error', '') if isinstance(response.data, dict) else ''}".rstrip(),
+                retry_after=_retry_after(dict(response.headers or {})),
+            ) from exc
+        except OSError as exc:
+            raise DeliveryError(f"chat.postMessage to {message.channel} unreachable: {exc}") from exc
+
+
+def credentials_from_secret(secret: object, *, secret_name: str) -> SlackCredentials:
+    try:
+        data = json.loads(secret) if isinstance(secret, str | bytes) else secret
+        return SlackCredentials.model_validate(data)
+    except (ValueError, ValidationError) as exc:
+        # The message names the fields, never their values.
+        problems = exc.errors() if isinstance(exc, ValidationError) else [{"loc": (), "msg": "not JSON"}]
+        detail = "; ".join(f"{'.'.join(map(str, p['loc'])) or '(secret)'}: {p['msg']}" for p in problems)
+        raise DeliveryError(f"Slack secret {secret_name!r} is malformed: {detail}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    channel: str
+    status: Literal["delivered", "parked"]
+    via: str
+    reason: str = ""
+
+
+class SlackOutbox:
+    """Deliver now, or park on the retry queue; either way the message is not lost."""
+
+    def __init__(
+        self,
+        *,
+        transport: Callable[[], SlackTransport],
+        sqs: Any,
+        queue_url: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._transport = transport
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._clock = clock
+
+    def deliver(self, message: SlackMessage, *, key: str) -> Delivery:
+        try:
+            via = self._transport().post(message)
+        except DeliveryError as exc:
+            self.park(message, key=key, reason=exc.reason, retry_after=exc.retry_after)
+            return Delivery(message.channel, "parked", via="retry-queue", reason=exc.reason)
+        return Delivery(message.channel, "delivered", via=via)
+
+    def park(self, message: SlackMessage, *, key: str, reason: str, retry_after: int | None = None) -> None:
+        body = {"key": key, "message": message.to_json(), "parked_at": self._clock().isoformat(), "reason": reason}
+        delay = min(max(retry_after or 0, 0), SQS_MAX_DELAY_SECONDS)
+        self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(body), DelaySeconds=delay)
+
+
+def redeliver(body: str, transport: SlackTransport) -> Delivery:
+    """Send one parked message again; raises DeliveryError so the queue keeps it for the next try."""
+    parked = json.loads(body)
+    message = SlackMessage.from_json(parked["message"])
+    via = transport.post(message)
+    return Delivery(message.channel, "delivered", via=via)

@@ -1,0 +1,99 @@
+"""Wiring: build the services a handler needs from one AwsClients, the settings and the config.
+
+The handlers, ``make invoke`` (moto) and ``make run`` (real AWS) all go through these functions, so the dry
+run, the demo and the Lambda are the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from botocore.exceptions import BotoCoreError, ClientError
+
+from finops.aws.clients import AwsClients
+from finops.aws.organizations import AccountDirectory
+from finops.models.config import FinOpsConfig
+from finops.notify.slack import DeliveryError, SlackOutbox, SlackTransport, credentials_from_secret
+from finops.services.alerts import AlertRun, Once
+from finops.services.audit import AuditTrail
+from finops.settings import Settings
+
+IDEMPOTENCY_TTL_SECONDS = 3 * 24 * 3600  # SNS and Lambda retries land well inside this
+
+
+def slack_transport_factory(clients: AwsClients, config: FinOpsConfig) -> Callable[[], SlackTransport]:
+    """Reads the Slack secret on first use (not at import, not when nothing is posted)."""
+    slack = config.notifications.slack
+
+    @cache
+    def transport() -> SlackTransport:
+        provider = SecretsProvider(boto3_client=clients.client("secretsmanager"))
+        try:
+            secret = provider.get(slack.secret_name, max_age=300)
+        except (ClientError, BotoCoreError, Exception) as exc:  # GetParameterError wraps the cause
+            raise DeliveryError(f"cannot read Slack secret {slack.secret_name!r}: {exc}") from exc
+        credentials = credentials_from_secret(secret, secret_name=slack.secret_name)
+        return SlackTransport(credentials, fallback_channel=slack.default_channel)
+
+    return transport
+
+
+def once_per_key(clients: AwsClients, table_name: str, lambda_context: Any = None) -> Once:
+    """At most once per ``request["key"]`` across invocations, through Powertools idempotency on DynamoDB."""
+    persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=clients.client("dynamodb"))
+    idempotency = IdempotencyConfig(
+        event_key_jmespath="key", expires_after_seconds=IDEMPOTENCY_TTL_SECONDS, raise_on_no_idempotency_key=True
+    )
+    if lambda_context is not None:
+        idempotency.register_lambda_context(lambda_context)
+
+    def once(fn: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+        def deliver(request: dict[str, Any]) -> dict[str, Any]:
+            return fn(request)
+
+        wrapped = idempotent_function(
+            data_keyword_argument="request",
+            persistence_store=persistence,
+            config=idempotency,
+            key_prefix="finops-alerts",
+        )(deliver)
+        result: dict[str, Any] = wrapped(request=request)
+        return result
+
+    return once
+
+
+def alert_run(
+    clients: AwsClients,
+    settings: Settings,
+    config: FinOpsConfig,
+    *,
+    now: datetime,
+    run_id: str,
+    actor: str,
+    lambda_context: Any = None,
+) -> AlertRun:
+    return AlertRun(
+        config=config,
+        directory=AccountDirectory(clients.client("organizations")),
+        outbox=SlackOutbox(
+            transport=slack_transport_factory(clients, config),
+            sqs=clients.client("sqs"),
+            queue_url=settings.slack_retry_queue_url,
+            clock=lambda: now,
+        ),
+        audit=AuditTrail(clients.client("dynamodb"), settings.audit_table_name),
+        once=once_per_key(clients, settings.idempotency_table_name, lambda_context),
+        run_id=run_id,
+        actor=actor,
+        now=now,
+    )

@@ -1,0 +1,136 @@
+"""Cost anomaly and budget alerts: enrich with the Organization, pick severity and channel, deliver once, audit.
+
+Everything AWS-facing is injected (the account directory, the outbox, the audit trail, the once-only wrapper), so
+the same function runs in the Lambda, in ``make invoke`` against moto and in ``make run`` against a real account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from finops.aws.organizations import AccountDirectory
+from finops.models.alerts import Alert, BudgetAlert, CostAnomaly
+from finops.models.config import FinOpsConfig
+from finops.models.summary import Item, RunSummary
+from finops.notify.blocks import SlackMessage, anomaly_message, budget_message
+from finops.notify.slack import Delivery, SlackOutbox
+from finops.rules.ownership import Owner, owning_team
+from finops.rules.severity import classify
+from finops.services.audit import AuditRecord, AuditTrail
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+# Runs ``deliver(request)`` at most once per ``request["key"]``; the handler plugs in Powertools idempotency.
+Once = Callable[[Callable[[dict[str, Any]], dict[str, Any]], dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    message: SlackMessage
+    owner: Owner
+    severity: str
+    account: str | None
+
+
+def render(alert: Alert, *, config: FinOpsConfig, directory: AccountDirectory) -> Rendered:
+    """The message a person reads and where it goes: the owning team's channel, else the default channel."""
+    tiers = config.notifications.severity
+    if isinstance(alert, CostAnomaly):
+        accounts = {c.linked_account: directory.lookup(c.linked_account) for c in alert.root_causes if c.linked_account}
+        main = directory.lookup(alert.main_account)
+        accounts[main.id or ""] = main
+        owner = owning_team(main.id, dict(main.tags), config)
+        route = config.team_route(owner.team)
+        tier = classify(alert.impact.impact_usd, alert.impact.impact_percent, tiers)
+        message = anomaly_message(
+            alert, channel=route.channel, tier=tier, tiers=tiers, owner=owner, route=route, accounts=accounts
+        )
+        return Rendered(message, owner, tier.name, main.id)
+    account = directory.lookup(alert.account_id)
+    owner = owning_team(account.id, dict(account.tags), config)
+    route = config.team_route(owner.team)
+    message = budget_message(alert, channel=route.channel, owner=owner, route=route, account=account)
+    return Rendered(message, owner, f"budget-{alert.alert_type.lower()}", account.id)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRun:
+    config: FinOpsConfig
+    directory: AccountDirectory
+    outbox: SlackOutbox
+    audit: AuditTrail
+    once: Once
+    run_id: str
+    actor: str
+    now: datetime
+
+
+def _deliver(alert: Alert, run: AlertRun) -> dict[str, Any]:
+    rendered = render(alert, config=run.config, directory=run.directory)
+    delivery: Delivery = run.outbox.deliver(rendered.message, key=alert.idempotency_key)
+    run.audit.record(
+        AuditRecord(
+            run_id=run.run_id,
+            actor=run.actor,
+            action="slack.post" if delivery.status == "delivered" else "slack.park",
+            target=f"slack:{delivery.channel}",
+            reason=f"{alert.kind} alert {alert.idempotency_key} ({rendered.severity})"
+            + (f"; parked for retry: {delivery.reason}" if delivery.reason else ""),
+            at=run.now,
+            mode="enforce",
+            before=None,
+            after={"status": delivery.status, "via": delivery.via, "team": rendered.owner.team},
+            account=rendered.account,
+        )
+    )
+    metrics.add_metric(
+        name="AlertsDelivered" if delivery.status == "delivered" else "AlertsParked", unit=MetricUnit.Count, value=1
+    )
+    return {
+        "run_id": run.run_id,
+        "channel": delivery.channel,
+        "status": delivery.status,
+        "severity": rendered.severity,
+        "team": rendered.owner.team,
+        "reason": delivery.reason,
+    }
+
+
+def process_alerts(alerts: list[Alert], run: AlertRun) -> RunSummary:
+    summary = RunSummary(run_id=run.run_id, capability="alerts", mode="enforce")
+    for alert in alerts:
+
+        def deliver(request: dict[str, Any], alert: Alert = alert) -> dict[str, Any]:
+            return _deliver(alert, run)
+
+        result = run.once(deliver, {"key": alert.idempotency_key})
+        resource = alert.idempotency_key
+        if result["run_id"] != run.run_id:
+            metrics.add_metric(name="AlertsDuplicate", unit=MetricUnit.Count, value=1)
+            summary.add(
+                "skipped",
+                Item(
+                    resource,
+                    "notify",
+                    f"already sent to {result['channel']} by run {result['run_id']} (redelivered event)",
+                ),
+            )
+            continue
+        where = f"{result['channel']} ({result['severity']}, team {result['team'] or 'unknown'})"
+        reason = f"posted to {where}" if result["status"] == "delivered" else f"parked for {where}: {result['reason']}"
+        summary.add("acted", Item(resource, "notify", reason))
+        logger.info("alert handled", key=resource, **{k: v for k, v in result.items() if k != "run_id"})
+    return summary
+
+
+def describe(alert: Alert) -> str:
+    if isinstance(alert, BudgetAlert):
+        return f"budget {alert.budget_name} {alert.alert_type}"
+    return f"anomaly {alert.anomaly_id}"
