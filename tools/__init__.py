@@ -1,0 +1,1 @@
+"""Developer tools: layer build, demo, CLI. Run as ``python -m tools.<name>``."""
