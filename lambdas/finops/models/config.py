@@ -220,7 +220,8 @@ def _describe(error: dict[str, Any]) -> str:
         return "unknown key (check the spelling against README.md's config reference)"
     if kind == "missing":
         return "required key is missing"
-    message = str(error["msg"]).removeprefix("Value error, ")
+    # YAML has lists, not tuples: speak the file's language.
+    message = str(error["msg"]).removeprefix("Value error, ").replace("Tuple should", "List should")
     if kind == "string_pattern_mismatch":
         message = f"{error['input']!r} does not match the expected form {error['ctx']['pattern']}"
     elif "input" in error and not isinstance(error["input"], (dict, list)):

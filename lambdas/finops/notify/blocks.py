@@ -182,7 +182,7 @@ def anomaly_message(
         },
         {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]},
     ]
-    text = f"{_mentions(tier, route)}[{severity}] {headline}; team {owner.team or 'unknown'}"
+    text = f"{_mentions(tier, route)}[{severity}] {escape(headline)}; team {escape(owner.team or 'unknown')}"
     return SlackMessage(channel=channel, text=text, blocks=tuple(blocks))
 
 
@@ -227,7 +227,7 @@ def budget_message(
         },
     ]
     route_mention = f"{route.mention} " if route.mention and alert.alert_type == "ACTUAL" else ""
-    text = f"{route_mention}[BUDGET {alert.alert_type}] {headline}: {alert.amount or 'amount not reported'}"
+    text = f"{route_mention}[BUDGET {alert.alert_type}] {escape(headline)}: {escape(alert.amount or 'not reported')}"
     return SlackMessage(channel=channel, text=text, blocks=tuple(blocks))
 
 

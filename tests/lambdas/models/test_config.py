@@ -1,0 +1,107 @@
+"""finops.yaml validation: the shipped file is valid; a bad one is rejected with the key path and the reason."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from finops.models.config import ConfigError, Mode, load_config, parse_config
+
+ROOT = Path(__file__).parents[3]
+
+
+def shipped() -> dict:
+    return yaml.safe_load((ROOT / "finops.yaml").read_text())
+
+
+def test_the_shipped_config_is_valid_and_report_only():
+    config = load_config(ROOT / "finops.yaml")
+
+    assert config.organization.regions == ("eu-west-1", "us-east-1")
+    assert {c.mode for c in (config.capabilities.ebs_cleanup, config.capabilities.scheduler)} == {Mode.REPORT}
+    assert config.team_route("payments").channel == "#payments-oncall"
+    assert config.team_route("nobody").channel == "#finops-alerts"
+    assert config.team_route(None).channel == "#finops-alerts"
+
+
+def _break(path: str, value: object) -> dict:
+    data = shipped()
+    node = data
+    *parents, last = path.split(".")
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node[key]
+    if value is KeyError:
+        del node[last]
+    else:
+        node[int(last) if last.isdigit() else last] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("notifications.severity.1.min_impact_usd", "lots", "notifications.severity[1].min_impact_usd: Input should "),
+        ("organization.management_account_id", "1234", "organization.management_account_id: '1234' does not match"),
+        ("organization.regions", [], "organization.regions: List should have at least 1 item"),
+        ("organization.automation_account_id", KeyError, "organization.automation_account_id: required key is missing"),
+        (
+            "notifications.slack.default_channel",
+            "finops alerts",
+            "notifications.slack.default_channel: 'finops alerts'",
+        ),
+        (
+            "capabilities.ebs_cleanup.mode",
+            "yolo",
+            "capabilities.ebs_cleanup.mode: Input should be 'report' or 'enforce'",
+        ),
+        ("capabilities.ebs_cleanup.grace", 3, "capabilities.ebs_cleanup.grace: unknown key"),
+        ("taxonomy.tags.0.pattern", "([", "taxonomy.tags[0].pattern: is not a valid regular expression"),
+        (
+            "notifications.account_teams",
+            {"222222222222": "ghosts"},
+            "team 'ghosts' has no entry under notifications.teams",
+        ),
+        ("capabilities.anomaly_alerts.threshold", {"absolute_usd": None}, "set absolute_usd, percentage, or both"),
+    ],
+)
+def test_bad_values_name_the_key_path(path, value, message):
+    with pytest.raises(ConfigError) as error:
+        parse_config(_break(path, value), source="finops.yaml")
+
+    assert message in str(error.value)
+    assert str(error.value).startswith("finops.yaml is not a valid FinOps config:")
+
+
+def test_severity_tiers_must_be_most_severe_first():
+    data = shipped()
+    data["notifications"]["severity"].reverse()
+
+    with pytest.raises(ConfigError, match=r"notifications\.severity: tiers must be listed most severe first"):
+        parse_config(data, source="finops.yaml")
+
+
+def test_every_problem_is_listed_at_once():
+    data = _break("organization.regions", "mars-north-1")
+    data["notifications"]["slack"].pop("secret_name")
+
+    with pytest.raises(ConfigError) as error:
+        parse_config(data, source="x.yaml")
+
+    assert len(error.value.problems) >= 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("organization: [unclosed", "not valid YAML/JSON"), ("- just\n- a list\n", "expected a mapping of sections")],
+)
+def test_unreadable_files(tmp_path, text, message):
+    path = tmp_path / "finops.yaml"
+    path.write_text(text)
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_config(tmp_path / "nope.yaml")
