@@ -22,9 +22,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from finops.aws.clients import AwsClients
 from finops.aws.organizations import AccountDirectory
 from finops.models.config import FinOpsConfig
-from finops.notify.slack import DeliveryError, SlackOutbox, SlackTransport, credentials_from_secret
+from finops.notify.slack import DeliveryError, PreviewOutbox, SlackOutbox, SlackTransport, credentials_from_secret
 from finops.services.alerts import AlertRun, Once
-from finops.services.audit import AuditTrail
+from finops.services.audit import AuditTrail, MemoryAuditTrail
 from finops.settings import Settings
 
 IDEMPOTENCY_TTL_SECONDS = 3 * 24 * 3600  # SNS and Lambda retries land well inside this
@@ -72,6 +72,18 @@ def once_per_key(clients: AwsClients, table_name: str, lambda_context: Any = Non
     return once
 
 
+def memory_once() -> Once:
+    """At most once per key within this process: for previews, where there is no idempotency table."""
+    seen: dict[str, dict[str, Any]] = {}
+
+    def once(fn: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+        if request["key"] not in seen:
+            seen[request["key"]] = fn(request)
+        return seen[request["key"]]
+
+    return once
+
+
 def alert_run(
     clients: AwsClients,
     settings: Settings,
@@ -96,4 +108,29 @@ def alert_run(
         run_id=run_id,
         actor=actor,
         now=now,
+    )
+
+
+def preview_alert_run(
+    clients: AwsClients,
+    config: FinOpsConfig,
+    *,
+    outbox: PreviewOutbox,
+    audit: MemoryAuditTrail,
+    now: datetime,
+    run_id: str,
+    actor: str,
+) -> AlertRun:
+    """The same run against a real account before anything is deployed: real Organizations reads; messages
+    rendered and routed but not posted; audit and once-only kept in memory."""
+    return AlertRun(
+        config=config,
+        directory=AccountDirectory(clients.client("organizations")),
+        outbox=outbox,
+        audit=audit,
+        once=memory_once(),
+        run_id=run_id,
+        actor=actor,
+        now=now,
+        mode="report",
     )

@@ -199,7 +199,7 @@ def credentials_from_secret(secret: object, *, secret_name: str) -> SlackCredent
 @dataclass(frozen=True, slots=True)
 class Delivery:
     channel: str
-    status: Literal["delivered", "parked"]
+    status: Literal["delivered", "parked", "previewed"]
     via: str
     reason: str = ""
 
@@ -232,6 +232,17 @@ class SlackOutbox:
         body = {"key": key, "message": message.to_json(), "parked_at": self._clock().isoformat(), "reason": reason}
         delay = min(max(retry_after or 0, 0), SQS_MAX_DELAY_SECONDS)
         self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(body), DelaySeconds=delay)
+
+
+class PreviewOutbox:
+    """Renders and routes exactly as :class:`SlackOutbox`, and posts nothing: ``make run`` previews with it."""
+
+    def __init__(self) -> None:
+        self.messages: list[SlackMessage] = []
+
+    def deliver(self, message: SlackMessage, *, key: str) -> Delivery:
+        self.messages.append(message)
+        return Delivery(message.channel, "previewed", via="preview", reason="not posted: preview run")
 
 
 def redeliver(body: str, transport: SlackTransport) -> Delivery:

@@ -15,14 +15,14 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from finops.aws.organizations import AccountDirectory
-from finops.models.alerts import Alert, BudgetAlert, CostAnomaly
+from finops.models.alerts import Alert, CostAnomaly
 from finops.models.config import FinOpsConfig
 from finops.models.summary import Item, RunSummary
 from finops.notify.blocks import SlackMessage, anomaly_message, budget_message
-from finops.notify.slack import Delivery, SlackOutbox
+from finops.notify.slack import Delivery, PreviewOutbox, SlackOutbox
 from finops.rules.ownership import Owner, owning_team
 from finops.rules.severity import classify
-from finops.services.audit import AuditRecord, AuditTrail
+from finops.services.audit import AuditRecord, AuditTrail, MemoryAuditTrail
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -64,12 +64,16 @@ def render(alert: Alert, *, config: FinOpsConfig, directory: AccountDirectory) -
 class AlertRun:
     config: FinOpsConfig
     directory: AccountDirectory
-    outbox: SlackOutbox
-    audit: AuditTrail
+    outbox: SlackOutbox | PreviewOutbox
+    audit: AuditTrail | MemoryAuditTrail
     once: Once
     run_id: str
     actor: str
     now: datetime
+    mode: str = "enforce"  # "report" when previewing: rendered and routed, never posted
+
+
+_ACTIONS = {"delivered": "post", "parked": "park", "previewed": "preview"}
 
 
 def _deliver(alert: Alert, run: AlertRun) -> dict[str, Any]:
@@ -79,12 +83,12 @@ def _deliver(alert: Alert, run: AlertRun) -> dict[str, Any]:
         AuditRecord(
             run_id=run.run_id,
             actor=run.actor,
-            action="slack.post" if delivery.status == "delivered" else "slack.park",
+            action=f"slack.{_ACTIONS[delivery.status]}",
             target=f"slack:{delivery.channel}",
             reason=f"{alert.kind} alert {alert.idempotency_key} ({rendered.severity})"
             + (f"; parked for retry: {delivery.reason}" if delivery.reason else ""),
             at=run.now,
-            mode="enforce",
+            mode=run.mode,
             before=None,
             after={"status": delivery.status, "via": delivery.via, "team": rendered.owner.team},
             account=rendered.account,
@@ -100,11 +104,12 @@ def _deliver(alert: Alert, run: AlertRun) -> dict[str, Any]:
         "severity": rendered.severity,
         "team": rendered.owner.team,
         "reason": delivery.reason,
+        "account": rendered.account,
     }
 
 
 def process_alerts(alerts: list[Alert], run: AlertRun) -> RunSummary:
-    summary = RunSummary(run_id=run.run_id, capability="alerts", mode="enforce")
+    summary = RunSummary(run_id=run.run_id, capability="alerts", mode=run.mode)
     for alert in alerts:
 
         def deliver(request: dict[str, Any], alert: Alert = alert) -> dict[str, Any]:
@@ -120,17 +125,16 @@ def process_alerts(alerts: list[Alert], run: AlertRun) -> RunSummary:
                     resource,
                     "notify",
                     f"already sent to {result['channel']} by run {result['run_id']} (redelivered event)",
+                    account=result.get("account"),
                 ),
             )
             continue
         where = f"{result['channel']} ({result['severity']}, team {result['team'] or 'unknown'})"
-        reason = f"posted to {where}" if result["status"] == "delivered" else f"parked for {where}: {result['reason']}"
-        summary.add("acted", Item(resource, "notify", reason))
+        reason = {
+            "delivered": f"posted to {where}",
+            "parked": f"parked for {where}: {result['reason']}",
+            "previewed": f"would post to {where}",
+        }[result["status"]]
+        summary.add("acted", Item(resource, "notify", reason, account=result.get("account")))
         logger.info("alert handled", key=resource, **{k: v for k, v in result.items() if k != "run_id"})
     return summary
-
-
-def describe(alert: Alert) -> str:
-    if isinstance(alert, BudgetAlert):
-        return f"budget {alert.budget_name} {alert.alert_type}"
-    return f"anomaly {alert.anomaly_id}"

@@ -60,6 +60,16 @@ class AuditTrail:
         )
 
 
+class MemoryAuditTrail:
+    """The same records, kept in memory: for previews against real accounts, where there is no audit table yet."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def record(self, entry: AuditRecord) -> None:
+        self.items.append(entry.to_item(len(self.items) + 1) | {"before": entry.before, "after": entry.after})
+
+
 def read_trail(dynamodb: Any, table_name: str) -> list[dict[str, Any]]:
     """Every record, oldest first (for the demo, `make invoke` and tests; production reads by Query)."""
     items: list[dict[str, Any]] = []

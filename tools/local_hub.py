@@ -1,0 +1,255 @@
+"""The automation hub, stood up in moto: what the FinOpsHub stack deploys, for the demo, `make invoke` and tests.
+
+It creates the same resources the stack does (audit and idempotency tables, the Slack retry queue and its DLQ,
+each function's dead-letter queue, the Slack secret, the config file the config layer carries), sets the same
+environment variables the Lambda gets, and runs handlers the way Lambda does: async invokes with two retries and
+an on-failure destination, and an SQS event source that deletes only the records that succeeded.
+
+Call everything here inside an active moto mock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from finops.models.config import FinOpsConfig
+from finops.settings import Settings
+
+HANDLERS = {
+    "anomaly_alerts": "finops.handlers.anomaly_alerts",
+    "slack_redrive": "finops.handlers.slack_redrive",
+}
+ASYNC_RETRY_ATTEMPTS = 2  # Lambda's default for async invokes, as the stack configures it
+RETRY_QUEUE_MAX_RECEIVES = 50
+
+
+@dataclass
+class LambdaContext:
+    """The attributes Powertools reads from the real context object."""
+
+    function_name: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = ""
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One async invoke as Lambda would run it: the result, or the error and the DLQ record it produced."""
+
+    function: str
+    attempts: int
+    result: Any = None
+    error: str | None = None
+    error_type: str | None = None
+    dead_letter: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.error is None:
+            return self.result if isinstance(self.result, dict) else {"value": self.result}
+        return {
+            "error": self.error,
+            "errorType": self.error_type,
+            "attempts": self.attempts,
+            "dead_letter": self.dead_letter,
+        }
+
+
+class LocalHub:
+    """Hub resources in the current moto account, named as the stack names them."""
+
+    def __init__(self, config: FinOpsConfig, workdir: Path, *, region: str = "us-east-1") -> None:
+        self.config = config
+        self.region = region
+        self.session = boto3.Session(region_name=region)
+        self.dynamodb = self.session.client("dynamodb")
+        self.sqs = self.session.client("sqs")
+        self.secrets = self.session.client("secretsmanager")
+        self.config_path = workdir / "finops" / "config.json"
+        self.config_path.parent.mkdir(parents=True, exist_ok=True)
+        # What the config layer carries: the validated config as JSON.
+        self.config_path.write_text(config.model_dump_json(by_alias=True))
+        self._create_tables()
+        self.retry_dlq_url = self.sqs.create_queue(QueueName="finops-slack-retry-dlq")["QueueUrl"]
+        dlq_arn = self._queue_arn(self.retry_dlq_url)
+        self.retry_queue_url = self.sqs.create_queue(
+            QueueName="finops-slack-retry",
+            Attributes={
+                "VisibilityTimeout": "0",  # locally, a failed redelivery is visible again at once
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(RETRY_QUEUE_MAX_RECEIVES)}
+                ),
+            },
+        )["QueueUrl"]
+        self.function_dlq_urls = {
+            name: self.sqs.create_queue(QueueName=f"finops-{name.replace('_', '-')}-dlq")["QueueUrl"]
+            for name in HANDLERS
+        }
+
+    def _create_tables(self) -> None:
+        self.audit_table = "finops-audit"
+        self.idempotency_table = "finops-idempotency"
+        self.dynamodb.create_table(
+            TableName=self.audit_table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self.dynamodb.create_table(
+            TableName=self.idempotency_table,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+    def _queue_arn(self, url: str) -> str:
+        attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+        return str(attributes["QueueArn"])
+
+    def put_slack_secret(self, secret: dict[str, Any]) -> None:
+        name = self.config.notifications.slack.secret_name
+        with contextlib.suppress(self.secrets.exceptions.ResourceNotFoundException):
+            self.secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+        self.secrets.create_secret(Name=name, SecretString=json.dumps(secret))
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            config_path=str(self.config_path),
+            audit_table_name=self.audit_table,
+            idempotency_table_name=self.idempotency_table,
+            slack_retry_queue_url=self.retry_queue_url,
+        )
+
+    def environment(self, function: str) -> dict[str, str]:
+        env = {Settings.ENV[name]: str(value) for name, value in vars_of(self.settings).items()}
+        return env | {
+            "POWERTOOLS_SERVICE_NAME": f"finops-{function.replace('_', '-')}",
+            "POWERTOOLS_METRICS_NAMESPACE": "FinOps",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_LAMBDA_FUNCTION_NAME": f"finops-{function.replace('_', '-')}",
+        }
+
+    def invoke(self, function: str, event: dict[str, Any], *, retry_attempts: int = ASYNC_RETRY_ATTEMPTS) -> Invocation:
+        """An async invoke: up to 1 + retry_attempts tries; then the event and error go to the function's DLQ."""
+        attempts = 0
+        with environment(self.environment(function)):
+            handler = _handler(function)  # imported with the function's environment, as Lambda does
+            while True:
+                attempts += 1
+                context = LambdaContext(function_name=f"finops-{function.replace('_', '-')}")
+                try:
+                    result = handler(event, context)
+                except Exception as exc:  # Lambda's own view: any exception is a failed invoke
+                    if attempts <= retry_attempts:
+                        continue
+                    record = _on_failure_record(function, event, exc, attempts, context)
+                    self.sqs.send_message(QueueUrl=self.function_dlq_urls[function], MessageBody=json.dumps(record))
+                    return Invocation(
+                        function, attempts, error=str(exc), error_type=type(exc).__name__, dead_letter=record
+                    )
+                return Invocation(function, attempts, result=result)
+
+    def drain_retry_queue(self, *, max_batches: int = 10) -> list[Invocation]:
+        """The SQS event source of slack_redrive: receive, invoke, delete what succeeded."""
+        runs: list[Invocation] = []
+        for _ in range(max_batches):
+            messages = self.sqs.receive_message(
+                QueueUrl=self.retry_queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+            ).get("Messages", [])
+            if not messages:
+                break
+            event = {"Records": [_sqs_record(m, self._queue_arn(self.retry_queue_url)) for m in messages]}
+            run = self.invoke("slack_redrive", event, retry_attempts=0)
+            runs.append(run)
+            failed = {f["itemIdentifier"] for f in (run.result or {}).get("batchItemFailures", [])}
+            for message in messages:
+                if run.error is None and message["MessageId"] not in failed:
+                    self.sqs.delete_message(QueueUrl=self.retry_queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if failed or run.error is not None:
+                break  # Slack still refuses: leave the rest for the next poll, as the event source would
+        return runs
+
+    def queue_depth(self, url: str) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def vars_of(settings: Settings) -> dict[str, str]:
+    return {name: getattr(settings, name) for name in Settings.ENV}
+
+
+def _handler(function: str) -> Callable[[dict[str, Any], Any], Any]:
+    if function not in HANDLERS:
+        raise SystemExit(f"unknown function {function!r}; known: {', '.join(sorted(HANDLERS))}")
+    module = __import__(HANDLERS[function], fromlist=["handler"])
+    return module.handler  # type: ignore[no-any-return]
+
+
+def _on_failure_record(
+    function: str, event: Any, exc: Exception, attempts: int, context: LambdaContext
+) -> dict[str, Any]:
+    """The record Lambda's on-failure destination receives (a subset of its documented shape)."""
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "requestContext": {
+            "requestId": context.aws_request_id,
+            "functionArn": f"function:finops-{function.replace('_', '-')}",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": str(exc), "errorType": type(exc).__name__},
+    }
+
+
+def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {},
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
