@@ -1,0 +1,80 @@
+"""An SNS topic that AWS services publish to: its own KMS key, TLS-only, and publishers pinned to source accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+
+class ServicePublishedTopic(Construct):
+    """A KMS-encrypted topic whose policy lets the named service principals publish on behalf of given accounts.
+
+    ``publishers`` maps a service principal (``costalerts.amazonaws.com``) to the accounts whose resources may make it
+    publish (``aws:SourceAccount``). ``subscriber_accounts`` may subscribe from other accounts. Publishing without TLS
+    is denied (``enforce_ssl``). Exposes ``key``, ``topic`` and ``policy`` (the topic policy, for a resource that must
+    wait until the publishers are allowed).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        topic_name: str,
+        publishers: Mapping[str, Sequence[str]],
+        subscriber_accounts: Sequence[str] = (),
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=f"alias/{topic_name}",
+            description=f"Encrypts the SNS topic {topic_name}",
+            enable_key_rotation=True,
+        )
+        self.topic = sns.Topic(self, "Topic", topic_name=topic_name, master_key=self.key, enforce_ssl=True)
+
+        for service, accounts in sorted(publishers.items()):
+            principal = iam.ServicePrincipal(service)
+            # The service encrypts each message with the topic's key; SNS checks the publisher against the topic
+            # policy below, which is where the source-account condition lives.
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Allow{_sid(service)}ToUseTheKey",
+                    principals=[principal],
+                    actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                    resources=["*"],
+                )
+            )
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Allow{_sid(service)}ToPublish",
+                    principals=[principal],
+                    actions=["sns:Publish"],
+                    resources=[self.topic.topic_arn],
+                    conditions={"StringEquals": {"aws:SourceAccount": sorted(set(accounts))}},
+                )
+            )
+        if subscriber_accounts:
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowSubscribeFromAccounts",
+                    principals=[iam.AccountPrincipal(account) for account in sorted(set(subscriber_accounts))],
+                    actions=["sns:Subscribe"],
+                    resources=[self.topic.topic_arn],
+                )
+            )
+        # enforce_ssl made the topic create its policy; every statement above went into it.
+        policy = self.topic.node.find_child("Policy")
+        if not isinstance(policy, sns.TopicPolicy):  # pragma: no cover - aws-cdk-lib changed how it names it
+            raise TypeError(f"expected the topic's TopicPolicy, found {policy}")
+        self.policy = policy
+
+
+def _sid(service: str) -> str:
+    """``costalerts.amazonaws.com`` -> ``Costalerts`` (statement ids are alphanumeric)."""
+    return service.split(".", 1)[0].capitalize()

@@ -1,0 +1,26 @@
+"""FinOpsMember: the role in every target account, deployed by a CloudFormation StackSet (see docs/architecture.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from finops.models.config import FinOpsConfig
+from stacks.constructs.member_role import MemberRole
+from stacks.naming import NAME_PREFIX
+
+
+class FinOpsMemberStack(Stack):
+    """Environment-agnostic and asset-free, so its template is a plain StackSet template. Exposes ``member_role``."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: FinOpsConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.member_role = MemberRole(
+            self,
+            "MemberRole",
+            role_name=config.organization.member_role_name,
+            hub_account_id=config.organization.automation_account_id,
+            hub_role_prefix=NAME_PREFIX,
+        )

@@ -1,0 +1,37 @@
+"""Names that cross stack and account boundaries.
+
+A stack in one account never takes a CloudFormation reference to another account's stack (exports do not cross
+accounts); both sides build the name or ARN from these constants and the config instead.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+
+from finops.models.config import FinOpsConfig
+
+# Cost Anomaly Detection publishes only to SNS topics in us-east-1; the hub sits there too (for now) so the
+# subscription stays in-region.
+ALERTS_REGION = "us-east-1"
+
+COST_ANOMALY_TOPIC_NAME = "finops-cost-anomalies"
+BUDGET_TOPIC_NAME = "finops-budget-alerts"
+ALARM_TOPIC_NAME = "finops-alarms"
+
+# Every hub function and its role are named finops-<name>; the member role trusts exactly these role ARNs.
+NAME_PREFIX = "finops-"
+
+
+def resource_name(name: str) -> str:
+    """``anomaly_alerts`` -> ``finops-anomaly-alerts`` (function, role and queue names)."""
+    return NAME_PREFIX + name.replace("_", "-")
+
+
+def cost_anomaly_topic_arn(scope: Stack, config: FinOpsConfig) -> str:
+    """The management account's anomaly topic, as seen from any stack (same partition)."""
+    return scope.format_arn(
+        service="sns",
+        account=config.organization.management_account_id,
+        region=ALERTS_REGION,
+        resource=COST_ANOMALY_TOPIC_NAME,
+    )
