@@ -125,6 +125,14 @@ def build_layer(out: Path, platform: str = LAMBDA_PLATFORM, python_version: str 
     return out
 
 
+def ensure_layer(out: Path, platform: str = LAMBDA_PLATFORM, python_version: str = LAMBDA_PYTHON_VERSION) -> Path:
+    """``out``, built by :func:`build_layer` unless its marker says it already is, for exactly these inputs."""
+    wanted = LayerMarker(platform=platform, python_version=python_version, inputs_sha256=inputs_digest())
+    if read_marker(out) != wanted:
+        build_layer(out, platform, python_version)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.build_layer", description=__doc__.split("\n\n")[0])
     parser.add_argument(

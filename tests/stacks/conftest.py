@@ -1,0 +1,67 @@
+"""One synth of the shipped config per session, plus builders for config variants and template lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Environment
+from aws_cdk.assertions import Template
+
+from finops.models.config import FinOpsConfig
+from stacks import FinOpsStacks, create_stacks
+from stacks.management_stack import FinOpsManagementStack
+from stacks.naming import ALERTS_REGION
+from tests.stacks.template_helpers import config_with
+from tools.build_layer import ROOT, ensure_layer
+
+
+@pytest.fixture(scope="session")
+def layer_dir() -> Path:
+    """The arm64 dependency layer the hub deploys (built here only if `make layer` has not)."""
+    return ensure_layer(ROOT / "build" / "layer")
+
+
+@pytest.fixture(scope="session")
+def app_and_stacks(
+    config: FinOpsConfig, layer_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[App, FinOpsStacks]:
+    app = App(outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    return app, create_stacks(app, config, layer_dir=layer_dir)
+
+
+@pytest.fixture(scope="session")
+def stacks(app_and_stacks: tuple[App, FinOpsStacks]) -> FinOpsStacks:
+    return app_and_stacks[1]
+
+
+@pytest.fixture(scope="session")
+def hub(stacks: FinOpsStacks) -> Template:
+    return Template.from_stack(stacks.hub)
+
+
+@pytest.fixture(scope="session")
+def management(stacks: FinOpsStacks) -> Template:
+    return Template.from_stack(stacks.management)
+
+
+@pytest.fixture(scope="session")
+def member(stacks: FinOpsStacks) -> Template:
+    return Template.from_stack(stacks.member)
+
+
+@pytest.fixture
+def management_for(config: FinOpsConfig, tmp_path: Path) -> Callable[..., Template]:
+    """Synthesize only the management stack (no assets: fast) for a variant of the shipped config."""
+
+    def build(**sections: Any) -> Template:
+        variant = config_with(config, **sections)
+        app = App(outdir=str(tmp_path / "cdk.out"))
+        organization = variant.organization
+        env = Environment(account=organization.management_account_id, region=ALERTS_REGION)
+        stack = FinOpsManagementStack(app, "FinOpsManagement", config=variant, env=env)
+        return Template.from_stack(stack)
+
+    return build

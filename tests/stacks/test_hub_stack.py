@@ -1,0 +1,329 @@
+"""FinOpsHub: the functions' defaults, failure handling, IAM contract, queues, tables and subscriptions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import Stage
+from aws_cdk.assertions import Match, Template
+
+from finops.models.config import FinOpsConfig, load_config
+from finops.settings import Settings
+from stacks import FinOpsStacks
+from stacks.constructs.lambda_function import HANDLERS, handler_permissions
+from stacks.constructs.layers import CONFIG_PATH, config_json
+from tests.stacks.template_helpers import as_list, flatten, only, resources, statements
+
+HUB = "222222222222"
+MANAGEMENT = "111111111111"
+FUNCTIONS = {"anomaly_alerts": "finops-anomaly-alerts", "slack_redrive": "finops-slack-redrive"}
+
+
+def function(hub: Template, name: str) -> tuple[str, dict[str, Any]]:
+    return only(hub, "AWS::Lambda::Function", {"FunctionName": FUNCTIONS[name]})
+
+
+def role_id(hub: Template, name: str) -> str:
+    return only(hub, "AWS::IAM::Role", {"RoleName": FUNCTIONS[name]})[0]
+
+
+def ref(hub: Template, resource_type: str, props: dict[str, Any]) -> dict[str, str]:
+    return {"Ref": only(hub, resource_type, props)[0]}
+
+
+def test_every_handler_in_the_table_is_deployed_as_finops_name(hub: Template) -> None:
+    assert set(HANDLERS) == set(FUNCTIONS)
+    for name, module in HANDLERS.items():
+        _, body = function(hub, name)
+        assert body["Properties"]["Handler"] == f"{module}.handler"
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_functions_run_the_newest_python_on_arm64_traced_with_json_logs_kept_a_month(hub: Template, name: str) -> None:
+    _, body = function(hub, name)
+    properties = body["Properties"]
+    log_group = ref(hub, "AWS::Logs::LogGroup", {"LogGroupName": f"/aws/lambda/{FUNCTIONS[name]}"})
+
+    assert properties["Runtime"] == "python3.14"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    assert properties["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": log_group}
+    hub.has_resource_properties(
+        "AWS::Logs::LogGroup", {"LogGroupName": f"/aws/lambda/{FUNCTIONS[name]}", "RetentionInDays": 30}
+    )
+    assert properties["Role"] == {"Fn::GetAtt": [role_id(hub, name), "Arn"]}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_functions_get_exactly_the_settings_variables_and_powertools_names(hub: Template, name: str) -> None:
+    _, body = function(hub, name)
+    variables = body["Properties"]["Environment"]["Variables"]
+
+    assert set(variables) == set(Settings.ENV.values()) | {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+    assert variables["POWERTOOLS_SERVICE_NAME"] == name
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "FinOps"
+    assert variables["FINOPS_CONFIG_PATH"] == CONFIG_PATH == "/opt/finops/config.json"
+    assert variables["AUDIT_TABLE_NAME"] == ref(
+        hub, "AWS::DynamoDB::Table", {"KeySchema": Match.array_with([{"AttributeName": "pk", "KeyType": "HASH"}])}
+    )
+    assert variables["IDEMPOTENCY_TABLE_NAME"] == ref(
+        hub, "AWS::DynamoDB::Table", {"KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}
+    )
+    assert variables["SLACK_RETRY_QUEUE_URL"] == ref(hub, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_failed_async_invokes_retry_twice_then_wait_in_an_encrypted_queue(hub: Template, name: str) -> None:
+    function_id, _ = function(hub, name)
+    queue_id, queue = only(hub, "AWS::SQS::Queue", {"QueueName": f"{FUNCTIONS[name]}-failures"})
+
+    hub.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": function_id},
+            "MaximumRetryAttempts": 2,
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}},
+        },
+    )
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_errors_and_failed_invokes_alarm_to_the_alarm_topic(hub: Template, name: str) -> None:
+    function_id, _ = function(hub, name)
+    queue_id, _ = only(hub, "AWS::SQS::Queue", {"QueueName": f"{FUNCTIONS[name]}-failures"})
+    alarm_topic = ref(hub, "AWS::SNS::Topic", {"TopicName": "finops-alarms"})
+
+    hub.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": function_id}}],
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "AlarmActions": [alarm_topic],
+        },
+    )
+    hub.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}],
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "AlarmActions": [alarm_topic],
+        },
+    )
+
+
+def test_the_slack_retry_queue_redrives_to_a_dead_letter_queue_after_50_receives(hub: Template) -> None:
+    dlq_id, dlq = only(hub, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry-dlq"})
+    _, queue = only(hub, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})
+
+    assert queue["Properties"]["VisibilityTimeout"] == 300
+    assert queue["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": 50,
+    }
+    assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    for body in (queue, dlq):
+        assert body["Properties"]["SqsManagedSseEnabled"] is True
+    hub.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}],
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "AlarmActions": [ref(hub, "AWS::SNS::Topic", {"TopicName": "finops-alarms"})],
+        },
+    )
+
+
+def test_every_queue_refuses_requests_without_tls(hub: Template) -> None:
+    queues = resources(hub, "AWS::SQS::Queue")
+    protected = set()
+    for policy in resources(hub, "AWS::SQS::QueuePolicy").values():
+        for statement in statements(policy):
+            if statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}:
+                protected.update(q["Ref"] for q in policy["Properties"]["Queues"])
+
+    assert protected == set(queues)
+
+
+def test_slack_redrive_drains_the_retry_queue_reporting_partial_batch_failures(hub: Template) -> None:
+    function_id, _ = function(hub, "slack_redrive")
+    queue_id, _ = only(hub, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})
+
+    hub.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Ref": function_id},
+            "EventSourceArn": {"Fn::GetAtt": [queue_id, "Arn"]},
+            "BatchSize": 10,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    )
+
+
+def policy_statements_of(hub: Template, name: str) -> list[dict[str, Any]]:
+    """Every statement of every identity policy attached to the function's role."""
+    role = {"Ref": role_id(hub, name)}
+    found = []
+    for policy in resources(hub, "AWS::IAM::Policy").values():
+        if role in policy["Properties"]["Roles"]:
+            found.extend(statements(policy))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_the_only_unscoped_actions_are_the_handlers_permissions_and_x_ray(hub: Template, name: str) -> None:
+    # Given the actions the handler module declares next to its code
+    declared = set(handler_permissions(name))
+
+    # When we collect what the role may do on any resource
+    unscoped = set()
+    for statement in policy_statements_of(hub, name):
+        if statement["Resource"] == "*":
+            unscoped.update(as_list(statement["Action"]))
+
+    # Then it is exactly what the module declares, plus what active tracing needs
+    assert unscoped == declared | {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def test_anomaly_alerts_declares_the_organizations_reads_it_makes() -> None:
+    assert set(handler_permissions("anomaly_alerts")) == {
+        "organizations:DescribeAccount",
+        "organizations:ListTagsForResource",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_functions_read_and_write_both_tables_and_read_the_slack_secret(hub: Template, name: str) -> None:
+    allowed = policy_statements_of(hub, name)
+    tables = resources(hub, "AWS::DynamoDB::Table")
+
+    for table_id in tables:
+        arn = {"Fn::GetAtt": [table_id, "Arn"]}
+        actions = {a for s in allowed if arn in as_list(s["Resource"]) for a in as_list(s["Action"])}
+        assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= actions
+    secret = "arn:${AWS::Partition}:secretsmanager:us-east-1:222222222222:secret:finops/slack-??????"
+    secret_actions = {a for s in allowed if s["Resource"] == secret for a in as_list(s["Action"])}
+    assert "secretsmanager:GetSecretValue" in secret_actions
+
+
+def test_only_anomaly_alerts_may_park_messages_on_the_retry_queue(hub: Template) -> None:
+    queue_arn = {"Fn::GetAtt": [only(hub, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})[0], "Arn"]}
+
+    def actions_on_queue(name: str) -> set[str]:
+        return {
+            a
+            for s in policy_statements_of(hub, name)
+            if queue_arn in as_list(s["Resource"])
+            for a in as_list(s["Action"])
+        }
+
+    assert "sqs:SendMessage" in actions_on_queue("anomaly_alerts")
+    assert "sqs:SendMessage" not in actions_on_queue("slack_redrive")
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions_on_queue("slack_redrive")
+
+
+def test_audit_table_keeps_its_data_and_idempotency_table_expires_records(hub: Template) -> None:
+    _, audit = only(
+        hub, "AWS::DynamoDB::Table", {"KeySchema": Match.array_with([{"AttributeName": "sk", "KeyType": "RANGE"}])}
+    )
+    _, idempotency = only(hub, "AWS::DynamoDB::Table", {"KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]})
+
+    assert audit["Properties"]["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert audit["DeletionPolicy"] == audit["UpdateReplacePolicy"] == "Retain"
+    assert idempotency["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    for table in (audit, idempotency):
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
+
+
+def test_anomaly_alerts_subscribes_to_the_management_topic_by_arn(hub: Template) -> None:
+    function_id, _ = function(hub, "anomaly_alerts")
+    topic_arn = f"arn:${{AWS::Partition}}:sns:us-east-1:{MANAGEMENT}:finops-cost-anomalies"
+
+    subscriptions = [flatten(s["Properties"]) for s in resources(hub, "AWS::SNS::Subscription").values()]
+    permissions = [flatten(p["Properties"]) for p in resources(hub, "AWS::Lambda::Permission").values()]
+
+    assert {
+        "Protocol": "lambda",
+        "TopicArn": topic_arn,
+        "Endpoint": {"Fn::GetAtt": [function_id, "Arn"]},
+        "Region": "us-east-1",
+    } in subscriptions
+    assert any(p["Principal"] == "sns.amazonaws.com" and p["SourceArn"] == topic_arn for p in permissions)
+
+
+def test_budgets_may_publish_to_the_hub_topic_which_anomaly_alerts_subscribes_to(hub: Template) -> None:
+    function_id, _ = function(hub, "anomaly_alerts")
+    topic_id, _ = only(hub, "AWS::SNS::Topic", {"TopicName": "finops-budget-alerts"})
+    _, policy = only(hub, "AWS::SNS::TopicPolicy", {"Topics": [{"Ref": topic_id}]})
+    _, key = only(hub, "AWS::KMS::Key", {"Description": "Encrypts the SNS topic finops-budget-alerts"})
+
+    hub.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "lambda", "TopicArn": {"Ref": topic_id}, "Endpoint": {"Fn::GetAtt": [function_id, "Arn"]}},
+    )
+    allows = [s for s in statements(policy) if s["Effect"] == "Allow"]
+    assert [(s["Principal"], s["Action"], s["Condition"]) for s in allows] == [
+        (
+            {"Service": "budgets.amazonaws.com"},
+            "sns:Publish",
+            {"StringEquals": {"aws:SourceAccount": [MANAGEMENT, HUB]}},
+        )
+    ]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in statements(policy)
+    )
+    assert {"Service": "budgets.amazonaws.com"} in [s["Principal"] for s in statements(key, "KeyPolicy")]
+    assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_cloudwatch_may_publish_alarms_to_the_encrypted_alarm_topic(hub: Template) -> None:
+    topic_id, topic = only(hub, "AWS::SNS::Topic", {"TopicName": "finops-alarms"})
+    _, policy = only(hub, "AWS::SNS::TopicPolicy", {"Topics": [{"Ref": topic_id}]})
+    key_id, key = only(hub, "AWS::KMS::Key", {"Description": "Encrypts the SNS topic finops-alarms"})
+
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert {"Service": "cloudwatch.amazonaws.com"} in [s["Principal"] for s in statements(key, "KeyPolicy")]
+    assert [s["Principal"] for s in statements(policy) if s["Effect"] == "Allow"] == [
+        {"Service": "cloudwatch.amazonaws.com"}
+    ]
+
+
+def test_both_functions_get_the_dependency_and_config_layers(hub: Template) -> None:
+    layers = resources(hub, "AWS::Lambda::LayerVersion")
+    assert len(layers) == 2
+    for layer in layers.values():
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]
+        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    for name in FUNCTIONS:
+        _, body = function(hub, name)
+        assert sorted(r["Ref"] for r in body["Properties"]["Layers"]) == sorted(layers)
+
+
+def test_the_config_layer_holds_the_validated_config_as_canonical_json(
+    stacks: FinOpsStacks, config: FinOpsConfig
+) -> None:
+    stage = Stage.of(stacks.hub)
+    assert stage is not None
+    written = Path(stage.outdir) / "finops-config" / "finops" / "config.json"
+
+    text = written.read_text(encoding="utf-8")
+
+    assert text == config_json(config)
+    # the Lambdas read it with the same loader the synth used: nothing lost on the way
+    assert load_config(written) == config

@@ -1,0 +1,171 @@
+"""FinOpsManagement: who may publish to and subscribe to the anomaly topic, what Cost Explorer watches, what the hub reads."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from aws_cdk import Token
+from aws_cdk.assertions import Template
+
+from finops.models.config import FinOpsConfig
+from stacks import FinOpsStacks
+from stacks.constructs.organizations_delegation import READ_ACTIONS
+from tests.stacks.template_helpers import as_list, only, resources, statements
+
+MANAGEMENT = "111111111111"
+HUB = "222222222222"
+
+
+def test_the_shipped_config_names_the_accounts_these_tests_expect(config: FinOpsConfig) -> None:
+    assert (config.organization.management_account_id, config.organization.automation_account_id) == (MANAGEMENT, HUB)
+
+
+def topic_policy(template: Template) -> list[dict[str, object]]:
+    topic_id, _ = only(template, "AWS::SNS::Topic", {"TopicName": "finops-cost-anomalies"})
+    _, policy = only(template, "AWS::SNS::TopicPolicy", {"Topics": [{"Ref": topic_id}]})
+    return statements(policy)
+
+
+def test_only_cost_anomaly_detection_on_behalf_of_the_management_account_may_publish(management: Template) -> None:
+    publishers = [
+        s for s in topic_policy(management) if s["Effect"] == "Allow" and "sns:Publish" in as_list(s["Action"])
+    ]
+
+    assert publishers == [
+        {
+            "Sid": "AllowCostalertsToPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "costalerts.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": publishers[0]["Resource"],
+            "Condition": {"StringEquals": {"aws:SourceAccount": [MANAGEMENT]}},
+        }
+    ]
+
+
+def test_publishing_without_tls_is_denied_to_everyone(management: Template) -> None:
+    denies = [s for s in topic_policy(management) if s["Effect"] == "Deny"]
+
+    assert len(denies) == 1
+    assert denies[0]["Principal"] == "*"
+    assert as_list(denies[0]["Action"]) == ["sns:Publish"]
+    assert denies[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_only_the_hub_account_may_subscribe(management: Template) -> None:
+    subscribers = [s for s in topic_policy(management) if "sns:Subscribe" in as_list(s["Action"])]
+
+    assert len(subscribers) == 1
+    assert subscribers[0]["Effect"] == "Allow"
+    assert subscribers[0]["Principal"] == {"AWS": f"arn:${{AWS::Partition}}:iam::{HUB}:root"}
+
+
+def test_the_topic_is_encrypted_with_a_rotating_key_that_cost_anomaly_detection_may_use(management: Template) -> None:
+    key_id, key = only(management, "AWS::KMS::Key")
+    management.has_resource_properties(
+        "AWS::SNS::Topic", {"TopicName": "finops-cost-anomalies", "KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
+    )
+
+    assert key["Properties"]["EnableKeyRotation"] is True
+    service_statements = [s for s in statements(key, "KeyPolicy") if "Service" in s["Principal"]]
+    assert service_statements == [
+        {
+            "Sid": "AllowCostalertsToUseTheKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "costalerts.amazonaws.com"},
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+        }
+    ]
+
+
+def test_one_dimensional_monitor_for_services_and_one_for_linked_accounts(management: Template) -> None:
+    monitors = resources(management, "AWS::CE::AnomalyMonitor")
+
+    assert sorted((m["Properties"]["MonitorType"], m["Properties"]["MonitorDimension"]) for m in monitors.values()) == [
+        ("DIMENSIONAL", "LINKED_ACCOUNT"),
+        ("DIMENSIONAL", "SERVICE"),
+    ]
+
+
+def test_the_subscription_alerts_immediately_to_the_topic_on_every_monitor(management: Template) -> None:
+    topic_id, _ = only(management, "AWS::SNS::Topic")
+    policy_id, _ = only(management, "AWS::SNS::TopicPolicy")
+    monitor_ids = sorted(resources(management, "AWS::CE::AnomalyMonitor"))
+    _, subscription = only(management, "AWS::CE::AnomalySubscription")
+
+    properties = subscription["Properties"]
+    assert properties["Frequency"] == "IMMEDIATE"
+    assert properties["Subscribers"] == [{"Type": "SNS", "Address": {"Ref": topic_id}}]
+    assert sorted(arn["Fn::GetAtt"][0] for arn in properties["MonitorArnList"]) == monitor_ids
+    # Cost Explorer checks that it may publish when the subscription is created
+    assert policy_id in subscription["DependsOn"]
+
+
+def test_the_shipped_threshold_alerts_when_either_bound_is_reached(management: Template) -> None:
+    _, subscription = only(management, "AWS::CE::AnomalySubscription")
+
+    expression = json.loads(subscription["Properties"]["ThresholdExpression"])
+
+    assert list(expression) == ["Or"]
+    assert {(d["Dimensions"]["Key"], d["Dimensions"]["Values"][0]) for d in expression["Or"]} == {
+        ("ANOMALY_TOTAL_IMPACT_ABSOLUTE", "100"),
+        ("ANOMALY_TOTAL_IMPACT_PERCENTAGE", "20"),
+    }
+
+
+def test_combine_all_requires_both_bounds(management_for: Callable[..., Template]) -> None:
+    template = management_for(capabilities={"anomaly_alerts": {"threshold": {"combine": "all"}}})
+
+    _, subscription = only(template, "AWS::CE::AnomalySubscription")
+
+    assert list(json.loads(subscription["Properties"]["ThresholdExpression"])) == ["And"]
+
+
+def test_a_disabled_monitor_is_not_created_nor_subscribed(management_for: Callable[..., Template]) -> None:
+    template = management_for(capabilities={"anomaly_alerts": {"monitors": {"linked_accounts": False}}})
+
+    monitor_id, _ = only(template, "AWS::CE::AnomalyMonitor", {"MonitorDimension": "SERVICE"})
+    template.has_resource_properties(
+        "AWS::CE::AnomalySubscription", {"MonitorArnList": [{"Fn::GetAtt": [monitor_id, "MonitorArn"]}]}
+    )
+
+
+def test_with_anomaly_alerts_off_only_the_organizations_delegation_remains(
+    management_for: Callable[..., Template],
+) -> None:
+    template = management_for(capabilities={"anomaly_alerts": {"enabled": False}})
+
+    types = {r["Type"] for r in template.to_json()["Resources"].values()}
+
+    assert types == {"AWS::Organizations::ResourcePolicy"}
+
+
+def test_the_hub_account_may_only_read_the_organization(management: Template) -> None:
+    _, policy = only(management, "AWS::Organizations::ResourcePolicy")
+
+    (statement,) = policy["Properties"]["Content"]["Statement"]
+
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"AWS": HUB}
+    assert sorted(statement["Action"]) == sorted(READ_ACTIONS)
+    assert all(action.split(":")[1].startswith(("Describe", "List")) for action in statement["Action"])
+    assert {
+        "organizations:DescribeAccount",
+        "organizations:ListAccounts",
+        "organizations:ListAccountsForParent",
+        "organizations:ListChildren",
+        "organizations:ListParents",
+        "organizations:ListTagsForResource",
+        "organizations:DescribeOrganizationalUnit",
+        "organizations:DescribeOrganization",
+    } == set(statement["Action"])
+
+
+def test_stacks_are_pinned_to_their_accounts_in_us_east_1_and_the_member_stack_to_none(stacks: FinOpsStacks) -> None:
+    # Cost Anomaly Detection only publishes to topics in us-east-1; the hub builds that topic's ARN from the config
+    assert (stacks.management.account, stacks.management.region) == (MANAGEMENT, "us-east-1")
+    assert (stacks.hub.account, stacks.hub.region) == (HUB, "us-east-1")
+    assert Token.is_unresolved(stacks.member.account)
+    assert Token.is_unresolved(stacks.member.region)
