@@ -7,8 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
 from finops.notify.slack import SlackTransport, redeliver
 from finops.services.audit import AuditRecord, AuditTrail
+
+
+metrics = Metrics()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,4 +41,5 @@ class Redrive:
                 after={"status": delivery.status, "via": delivery.via},
             )
         )
+        metrics.add_metric(name="AlertsRedelivered", unit=MetricUnit.Count, value=1)
         return delivery.channel

@@ -1,0 +1,57 @@
+"""Shared builders: the shipped config, sample events, the simulated Organization, the local Slack sink, the hub."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from finops.models.config import FinOpsConfig, load_config
+
+ROOT = Path(__file__).parents[1]
+EVENTS = ROOT / "tests" / "events"
+
+
+@pytest.fixture(scope="session")
+def config() -> FinOpsConfig:
+    return load_config(ROOT / "finops.yaml")
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def sink() -> Iterator[Any]:
+    from tools.sim.slack_sink import SlackSink
+
+    with SlackSink() as running:
+        yield running
+
+
+@pytest.fixture
+def sim() -> Iterator[Any]:
+    """The default simulated Organization: its accounts, OUs and account tags, without the resources.
+
+    Alert tests only read the Organization; seeding every instance and volume would triple their time.
+    Tests about resources use ``simulated_aws()`` with the whole estate.
+    """
+    from tools.sim.estate import default_estate, simulated_aws
+
+    estate = default_estate()
+    accounts = tuple(account.model_copy(update={"regions": {}}) for account in estate.accounts)
+    with simulated_aws(estate.model_copy(update={"accounts": accounts})) as organization:
+        yield organization
+
+
+@pytest.fixture
+def hub(sim: Any, sink: Any, config: FinOpsConfig, tmp_path: Path) -> Any:
+    """The hub stack's resources in moto, its Slack secret a bot token for the local sink."""
+    from tools.local_hub import LocalHub
+
+    local = LocalHub(config, tmp_path)
+    local.put_slack_secret({"bot_token": sink.token, "api_url": sink.api_url})
+    return local

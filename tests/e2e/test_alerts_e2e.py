@@ -1,0 +1,245 @@
+"""End to end: an SNS or EventBridge event → the real handler → real HTTP to the local Slack sink.
+
+Organizations, DynamoDB, SQS and Secrets Manager are moto; the Slack side is a real HTTP server on 127.0.0.1.
+Assertions are on what an on-call engineer reads and on what must never happen (a lost or doubled alert).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from finops.services.audit import read_trail
+from tests.conftest import load_event
+from tools.local_hub import LocalHub
+
+pytestmark = pytest.mark.usefixtures("sim")
+
+
+def readable(post) -> str:
+    """The text a person sees in Slack: notification text plus every block's text and fields."""
+    payload = post.payload
+    parts = [payload.get("text", "")]
+    for block in payload.get("blocks", []):
+        if isinstance(block.get("text"), dict):
+            parts.append(block["text"]["text"])
+        parts += [f["text"] for f in block.get("fields", [])]
+        for element in block.get("elements", []):
+            text = element.get("text")
+            parts.append(text if isinstance(text, str) else (text or {}).get("text", ""))
+            parts.append(element.get("url", ""))
+    return "\n".join(parts)
+
+
+def test_anomaly_reaches_the_owning_team_with_what_oncall_needs(hub: LocalHub, sink):
+    run = hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+
+    assert run.error is None
+    assert run.result["counts"] == {"acted": 1, "skipped": 0, "failed": 0}
+    [post] = sink.posts
+    assert post.channel == "#payments-oncall"
+    seen = readable(post)
+    assert "$1,430.00 (+348.8%)" in seen
+    assert "Amazon Elastic Compute Cloud - Compute" in seen
+    assert "payments-prod (333333333333)" in seen  # the name comes from Organizations
+    assert "payments (from account tag)" in seen
+    assert "$410.00 → $1,840.00" in seen
+    assert "/anomalies/a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b" in seen
+    assert post.payload["text"].startswith("<!here> <!subteam^S0PAYMENTS> [CRITICAL]")
+    [record] = read_trail(hub.dynamodb, hub.audit_table)
+    assert record["action"] == "slack.post"
+    assert record["target"] == "slack:#payments-oncall"
+    assert record["account"] == "333333333333"
+
+
+def test_a_redelivered_event_posts_once(hub: LocalHub, sink):
+    first = hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+    again = hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+
+    assert len(sink.posts) == 1
+    assert again.result["counts"] == {"acted": 0, "skipped": 1, "failed": 0}
+    assert first.result["run_id"] in again.result["skipped"][0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("event", "channel", "must_read"),
+    [
+        (
+            "anomaly_eventbridge",
+            "#data-oncall",
+            [
+                "data-dev (555555555555)",
+                "Amazon Relational Database Service",
+                "$272.00 (+209.2%)",
+                "data (from account tag)",
+            ],
+        ),
+        (
+            "anomaly_sns_drifted",
+            "#finops-alerts",
+            ["$64.50", "2026-11-25 → 2026-11-26 (2 days)", "Amazon Simple Storage Service"],
+        ),
+        (
+            "budget_actual_sns",
+            "#payments-oncall",
+            ["payments-staging-monthly has exceeded", "$912.40", "payments-staging (444444444444)"],
+        ),
+        ("budget_forecast_sns", "#data-oncall", ["data-dev-daily is forecast to exceed", "$188.20"]),
+    ],
+)
+def test_every_form_is_routed_and_readable(hub: LocalHub, sink, event, channel, must_read):
+    run = hub.invoke("anomaly_alerts", load_event(event))
+
+    assert run.error is None, run.error
+    [post] = sink.posts
+    assert post.channel == channel
+    seen = readable(post)
+    for phrase in must_read:
+        assert phrase in seen
+
+
+def _anomaly_in(account: str) -> dict:
+    event = load_event("anomaly_sns")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    message["anomalyId"] = f"anomaly-in-{account}"
+    for cause in message["rootCauses"]:
+        cause["linkedAccount"] = account
+        cause.pop("linkedAccountName")
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    return event
+
+
+def test_an_account_nobody_owns_goes_to_the_default_channel_and_says_so(hub: LocalHub, sink):
+    hub.invoke("anomaly_alerts", _anomaly_in("666666666666"))
+
+    [post] = sink.posts
+    assert post.channel == "#finops-alerts"
+    assert "no owning team found" in readable(post)
+
+
+def test_config_account_map_is_the_fallback_owner(sim, sink, config, tmp_path):
+    mapped = config.model_copy(
+        update={
+            "notifications": config.notifications.model_copy(update={"account_teams": {"666666666666": "platform"}})
+        }
+    )
+    hub = LocalHub(mapped, tmp_path)
+    hub.put_slack_secret({"bot_token": sink.token, "api_url": sink.api_url})
+
+    hub.invoke("anomaly_alerts", _anomaly_in("666666666666"))
+
+    [post] = sink.posts
+    assert post.channel == "#platform-oncall"
+    assert "platform (from config)" in readable(post)
+
+
+def test_rate_limited_then_accepted_is_delivered_once(hub: LocalHub, sink):
+    sink.fail_next(1, status=429, retry_after=1)
+
+    run = hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+
+    assert "posted to #payments-oncall" in run.result["acted"][0]["reason"]
+    assert [r.status for r in sink.requests] == [429, 200]
+    assert len(sink.posts) == 1
+    assert hub.queue_depth(hub.retry_queue_url) == 0
+
+
+def test_server_errors_are_retried(hub: LocalHub, sink):
+    sink.fail_next(2, status=500)
+
+    hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+
+    assert [r.status for r in sink.requests] == [500, 500, 200]
+    assert len(sink.posts) == 1
+
+
+def test_slack_down_parks_the_alert_and_delivers_it_after_recovery(hub: LocalHub, sink):
+    sink.go_down()
+
+    run = hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+
+    assert run.error is None  # the alert is safe on the queue; the event is done
+    assert "parked for #payments-oncall" in run.result["acted"][0]["reason"]
+    assert not sink.posts
+    assert hub.queue_depth(hub.retry_queue_url) == 1
+
+    [still_down] = hub.drain_retry_queue()
+    assert still_down.error.startswith("All records failed processing.")
+    assert hub.queue_depth(hub.retry_queue_url) == 1  # kept for the next poll
+
+    sink.come_back()
+    hub.drain_retry_queue()
+
+    [post] = sink.posts
+    assert post.channel == "#payments-oncall"
+    assert "$1,430.00" in readable(post)
+    assert hub.queue_depth(hub.retry_queue_url) == 0
+    actions = [r["action"] for r in read_trail(hub.dynamodb, hub.audit_table)]
+    assert actions == ["slack.park", "slack.post"]
+
+
+def test_a_long_retry_after_is_not_slept_in_the_lambda(hub: LocalHub, sink):
+    sink.fail_next(1, status=429, retry_after=600)
+
+    run = hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+
+    assert "parked" in run.result["acted"][0]["reason"]
+    assert len(sink.requests) == 1
+    assert hub.queue_depth(hub.retry_queue_url) == 1
+
+
+def test_webhook_secret_routes_by_channel_and_falls_back_to_the_default_webhook(hub: LocalHub, sink):
+    hub.put_slack_secret({"webhooks": {"#finops-alerts": sink.webhook_url("#finops-alerts")}})
+
+    hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+
+    [post] = sink.posts
+    assert post.channel == "#finops-alerts"
+    assert post.style == "webhook"
+    assert post.payload["text"].startswith("(meant for #payments-oncall: add its webhook to the Slack secret)")
+
+
+def test_unreadable_slack_secret_parks_instead_of_dropping(hub: LocalHub, sink):
+    hub.secrets.delete_secret(SecretId="finops/slack", ForceDeleteWithoutRecovery=True)
+
+    run = hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+
+    assert "cannot read Slack secret 'finops/slack'" in run.result["acted"][0]["reason"]
+    assert hub.queue_depth(hub.retry_queue_url) == 1
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ("invalid_not_json_sns", "Records[0].Sns.Message: neither Cost Anomaly JSON nor an AWS Budgets notification"),
+        ("invalid_missing_anomaly_id_sns", "Records[0].Sns.Message.anomalyId: required field missing"),
+    ],
+)
+def test_a_bad_event_is_retried_then_kept_in_the_dlq_with_its_reason(hub: LocalHub, sink, event, reason):
+    run = hub.invoke("anomaly_alerts", load_event(event))
+
+    assert run.error_type == "InvalidEvent"
+    assert reason in run.error
+    assert run.attempts == 3
+    [message] = hub.sqs.receive_message(QueueUrl=hub.function_dlq_urls["anomaly_alerts"])["Messages"]
+    kept = json.loads(message["Body"])
+    assert kept["requestPayload"] == load_event(event)
+    assert reason in kept["responsePayload"]["errorMessage"]
+    assert not sink.posts
+
+
+def test_an_event_of_another_kind_is_rejected_by_name(hub: LocalHub):
+    run = hub.invoke("anomaly_alerts", {"source": "aws.ec2", "detail-type": "EC2 Instance State-change"})
+
+    assert "not an SNS event (no 'Records') and not an aws.ce EventBridge event (source='aws.ec2'" in run.error
+
+
+def test_the_slack_token_never_reaches_the_logs(hub: LocalHub, sink, capsys):
+    sink.go_down()
+    hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+    sink.come_back()
+    hub.drain_retry_queue()
+
+    captured = capsys.readouterr()
+    assert sink.token not in captured.out + captured.err
