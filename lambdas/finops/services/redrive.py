@@ -13,7 +13,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from finops.notify.slack import SlackTransport, redeliver
 from finops.services.audit import AuditRecord, AuditTrail
 
-
 metrics = Metrics()
 
 
