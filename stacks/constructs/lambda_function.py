@@ -39,6 +39,25 @@ HANDLERS: Mapping[str, str] = {
 _ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache", "**/tests", "requirements.txt"]
 
 
+# Why a service's declared actions get Resource "*". A handler that declares an action of a service not listed here
+# stops the synth: scope it to a resource in the stack instead, or add the reason.
+UNSCOPED_REASONS: Mapping[str, str] = {
+    "organizations": (
+        "Organizations account and OU ARNs embed the organization id, which the config does not carry, and the "
+        "management account's resource policy delegates only Describe*/List* actions to the hub."
+    ),
+}
+
+
+def unscoped_reason(permissions: Sequence[str]) -> str:
+    """The reasons, one per service, that ``permissions`` cannot name a resource."""
+    services = sorted({action.split(":", 1)[0] for action in permissions})
+    missing = [service for service in services if service not in UNSCOPED_REASONS]
+    if missing:
+        raise ValueError(f"no reason recorded for granting {missing} actions on every resource: see UNSCOPED_REASONS")
+    return " ".join(UNSCOPED_REASONS[service] for service in services)
+
+
 def handler_permissions(name: str) -> tuple[str, ...]:
     """The ``PERMISSIONS`` the handler module of ``name`` declares (imported, so the contract is the code's own)."""
     module = importlib.import_module(HANDLERS[name])
@@ -127,6 +146,7 @@ class FinOpsFunction(Construct):
         )
 
         if permissions:
+            reason = f"Exactly {HANDLERS[name]}.PERMISSIONS ({', '.join(permissions)}). {unscoped_reason(permissions)}"
             handler_policy = iam.Policy(
                 self,
                 "HandlerPermissions",
@@ -136,11 +156,7 @@ class FinOpsFunction(Construct):
             Validations.of(handler_policy).acknowledge(
                 Acknowledgment(
                     id="AwsSolutions-IAM5[Resource::*]",
-                    reason=(
-                        f"Exactly the actions {HANDLERS[name]}.PERMISSIONS declares ({', '.join(permissions)}); "
-                        "they read Organizations, whose account ARNs embed an organization id that synth does not "
-                        "know, and the delegation policy in the management account allows only reads."
-                    ),
+                    reason=reason,
                 )
             )
         default_policy = self.role.node.find_child("DefaultPolicy")

@@ -38,17 +38,17 @@ def stacks(app_and_stacks: tuple[App, FinOpsStacks]) -> FinOpsStacks:
 
 
 @pytest.fixture(scope="session")
-def hub(stacks: FinOpsStacks) -> Template:
+def hub_template(stacks: FinOpsStacks) -> Template:
     return Template.from_stack(stacks.hub)
 
 
 @pytest.fixture(scope="session")
-def management(stacks: FinOpsStacks) -> Template:
+def management_template(stacks: FinOpsStacks) -> Template:
     return Template.from_stack(stacks.management)
 
 
 @pytest.fixture(scope="session")
-def member(stacks: FinOpsStacks) -> Template:
+def member_template(stacks: FinOpsStacks) -> Template:
     return Template.from_stack(stacks.member)
 
 

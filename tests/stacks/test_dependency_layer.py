@@ -12,6 +12,8 @@ from aws_cdk import App, Stack
 from stacks.constructs.layers import DependencyLayer, LayerNotBuiltError
 from tools.build_layer import MARKER
 
+pytestmark = pytest.mark.slow  # builds the arm64 layer if `make layer` has not
+
 
 def layer_with_marker(folder: Path, **marker: str) -> Path:
     (folder / "python").mkdir(parents=True)

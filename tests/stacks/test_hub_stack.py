@@ -16,49 +16,53 @@ from stacks.constructs.lambda_function import HANDLERS, handler_permissions
 from stacks.constructs.layers import CONFIG_PATH, config_json
 from tests.stacks.template_helpers import as_list, flatten, only, resources, statements
 
+pytestmark = pytest.mark.slow  # synthesizes the app (once per session)
+
 HUB = "222222222222"
 MANAGEMENT = "111111111111"
 FUNCTIONS = {"anomaly_alerts": "finops-anomaly-alerts", "slack_redrive": "finops-slack-redrive"}
 
 
-def function(hub: Template, name: str) -> tuple[str, dict[str, Any]]:
-    return only(hub, "AWS::Lambda::Function", {"FunctionName": FUNCTIONS[name]})
+def function(hub_template: Template, name: str) -> tuple[str, dict[str, Any]]:
+    return only(hub_template, "AWS::Lambda::Function", {"FunctionName": FUNCTIONS[name]})
 
 
-def role_id(hub: Template, name: str) -> str:
-    return only(hub, "AWS::IAM::Role", {"RoleName": FUNCTIONS[name]})[0]
+def role_id(hub_template: Template, name: str) -> str:
+    return only(hub_template, "AWS::IAM::Role", {"RoleName": FUNCTIONS[name]})[0]
 
 
-def ref(hub: Template, resource_type: str, props: dict[str, Any]) -> dict[str, str]:
-    return {"Ref": only(hub, resource_type, props)[0]}
+def ref(hub_template: Template, resource_type: str, props: dict[str, Any]) -> dict[str, str]:
+    return {"Ref": only(hub_template, resource_type, props)[0]}
 
 
-def test_every_handler_in_the_table_is_deployed_as_finops_name(hub: Template) -> None:
+def test_every_handler_in_the_table_is_deployed_as_finops_name(hub_template: Template) -> None:
     assert set(HANDLERS) == set(FUNCTIONS)
     for name, module in HANDLERS.items():
-        _, body = function(hub, name)
+        _, body = function(hub_template, name)
         assert body["Properties"]["Handler"] == f"{module}.handler"
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_functions_run_the_newest_python_on_arm64_traced_with_json_logs_kept_a_month(hub: Template, name: str) -> None:
-    _, body = function(hub, name)
+def test_functions_run_the_newest_python_on_arm64_traced_with_json_logs_kept_a_month(
+    hub_template: Template, name: str
+) -> None:
+    _, body = function(hub_template, name)
     properties = body["Properties"]
-    log_group = ref(hub, "AWS::Logs::LogGroup", {"LogGroupName": f"/aws/lambda/{FUNCTIONS[name]}"})
+    log_group = ref(hub_template, "AWS::Logs::LogGroup", {"LogGroupName": f"/aws/lambda/{FUNCTIONS[name]}"})
 
     assert properties["Runtime"] == "python3.14"
     assert properties["Architectures"] == ["arm64"]
     assert properties["TracingConfig"] == {"Mode": "Active"}
     assert properties["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": log_group}
-    hub.has_resource_properties(
+    hub_template.has_resource_properties(
         "AWS::Logs::LogGroup", {"LogGroupName": f"/aws/lambda/{FUNCTIONS[name]}", "RetentionInDays": 30}
     )
-    assert properties["Role"] == {"Fn::GetAtt": [role_id(hub, name), "Arn"]}
+    assert properties["Role"] == {"Fn::GetAtt": [role_id(hub_template, name), "Arn"]}
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_functions_get_exactly_the_settings_variables_and_powertools_names(hub: Template, name: str) -> None:
-    _, body = function(hub, name)
+def test_functions_get_exactly_the_settings_variables_and_powertools_names(hub_template: Template, name: str) -> None:
+    _, body = function(hub_template, name)
     variables = body["Properties"]["Environment"]["Variables"]
 
     assert set(variables) == set(Settings.ENV.values()) | {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
@@ -66,20 +70,24 @@ def test_functions_get_exactly_the_settings_variables_and_powertools_names(hub: 
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "FinOps"
     assert variables["FINOPS_CONFIG_PATH"] == CONFIG_PATH == "/opt/finops/config.json"
     assert variables["AUDIT_TABLE_NAME"] == ref(
-        hub, "AWS::DynamoDB::Table", {"KeySchema": Match.array_with([{"AttributeName": "pk", "KeyType": "HASH"}])}
+        hub_template,
+        "AWS::DynamoDB::Table",
+        {"KeySchema": Match.array_with([{"AttributeName": "pk", "KeyType": "HASH"}])},
     )
     assert variables["IDEMPOTENCY_TABLE_NAME"] == ref(
-        hub, "AWS::DynamoDB::Table", {"KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}
+        hub_template, "AWS::DynamoDB::Table", {"KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}
     )
-    assert variables["SLACK_RETRY_QUEUE_URL"] == ref(hub, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})
+    assert variables["SLACK_RETRY_QUEUE_URL"] == ref(
+        hub_template, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"}
+    )
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_failed_async_invokes_retry_twice_then_wait_in_an_encrypted_queue(hub: Template, name: str) -> None:
-    function_id, _ = function(hub, name)
-    queue_id, queue = only(hub, "AWS::SQS::Queue", {"QueueName": f"{FUNCTIONS[name]}-failures"})
+def test_failed_async_invokes_retry_twice_then_wait_in_an_encrypted_queue(hub_template: Template, name: str) -> None:
+    function_id, _ = function(hub_template, name)
+    queue_id, queue = only(hub_template, "AWS::SQS::Queue", {"QueueName": f"{FUNCTIONS[name]}-failures"})
 
-    hub.has_resource_properties(
+    hub_template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {
             "FunctionName": {"Ref": function_id},
@@ -92,12 +100,12 @@ def test_failed_async_invokes_retry_twice_then_wait_in_an_encrypted_queue(hub: T
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_errors_and_failed_invokes_alarm_to_the_alarm_topic(hub: Template, name: str) -> None:
-    function_id, _ = function(hub, name)
-    queue_id, _ = only(hub, "AWS::SQS::Queue", {"QueueName": f"{FUNCTIONS[name]}-failures"})
-    alarm_topic = ref(hub, "AWS::SNS::Topic", {"TopicName": "finops-alarms"})
+def test_errors_and_failed_invokes_alarm_to_the_alarm_topic(hub_template: Template, name: str) -> None:
+    function_id, _ = function(hub_template, name)
+    queue_id, _ = only(hub_template, "AWS::SQS::Queue", {"QueueName": f"{FUNCTIONS[name]}-failures"})
+    alarm_topic = ref(hub_template, "AWS::SNS::Topic", {"TopicName": "finops-alarms"})
 
-    hub.has_resource_properties(
+    hub_template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
             "Namespace": "AWS/Lambda",
@@ -108,7 +116,7 @@ def test_errors_and_failed_invokes_alarm_to_the_alarm_topic(hub: Template, name:
             "AlarmActions": [alarm_topic],
         },
     )
-    hub.has_resource_properties(
+    hub_template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
             "Namespace": "AWS/SQS",
@@ -121,9 +129,9 @@ def test_errors_and_failed_invokes_alarm_to_the_alarm_topic(hub: Template, name:
     )
 
 
-def test_the_slack_retry_queue_redrives_to_a_dead_letter_queue_after_50_receives(hub: Template) -> None:
-    dlq_id, dlq = only(hub, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry-dlq"})
-    _, queue = only(hub, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})
+def test_the_slack_retry_queue_redrives_to_a_dead_letter_queue_after_50_receives(hub_template: Template) -> None:
+    dlq_id, dlq = only(hub_template, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry-dlq"})
+    _, queue = only(hub_template, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})
 
     assert queue["Properties"]["VisibilityTimeout"] == 300
     assert queue["Properties"]["RedrivePolicy"] == {
@@ -133,22 +141,22 @@ def test_the_slack_retry_queue_redrives_to_a_dead_letter_queue_after_50_receives
     assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
     for body in (queue, dlq):
         assert body["Properties"]["SqsManagedSseEnabled"] is True
-    hub.has_resource_properties(
+    hub_template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
             "MetricName": "ApproximateNumberOfMessagesVisible",
             "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}],
             "Threshold": 0,
             "ComparisonOperator": "GreaterThanThreshold",
-            "AlarmActions": [ref(hub, "AWS::SNS::Topic", {"TopicName": "finops-alarms"})],
+            "AlarmActions": [ref(hub_template, "AWS::SNS::Topic", {"TopicName": "finops-alarms"})],
         },
     )
 
 
-def test_every_queue_refuses_requests_without_tls(hub: Template) -> None:
-    queues = resources(hub, "AWS::SQS::Queue")
+def test_every_queue_refuses_requests_without_tls(hub_template: Template) -> None:
+    queues = resources(hub_template, "AWS::SQS::Queue")
     protected = set()
-    for policy in resources(hub, "AWS::SQS::QueuePolicy").values():
+    for policy in resources(hub_template, "AWS::SQS::QueuePolicy").values():
         for statement in statements(policy):
             if statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}:
                 protected.update(q["Ref"] for q in policy["Properties"]["Queues"])
@@ -156,11 +164,11 @@ def test_every_queue_refuses_requests_without_tls(hub: Template) -> None:
     assert protected == set(queues)
 
 
-def test_slack_redrive_drains_the_retry_queue_reporting_partial_batch_failures(hub: Template) -> None:
-    function_id, _ = function(hub, "slack_redrive")
-    queue_id, _ = only(hub, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})
+def test_slack_redrive_drains_the_retry_queue_reporting_partial_batch_failures(hub_template: Template) -> None:
+    function_id, _ = function(hub_template, "slack_redrive")
+    queue_id, _ = only(hub_template, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})
 
-    hub.has_resource_properties(
+    hub_template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
             "FunctionName": {"Ref": function_id},
@@ -171,24 +179,24 @@ def test_slack_redrive_drains_the_retry_queue_reporting_partial_batch_failures(h
     )
 
 
-def policy_statements_of(hub: Template, name: str) -> list[dict[str, Any]]:
+def policy_statements_of(hub_template: Template, name: str) -> list[dict[str, Any]]:
     """Every statement of every identity policy attached to the function's role."""
-    role = {"Ref": role_id(hub, name)}
+    role = {"Ref": role_id(hub_template, name)}
     found = []
-    for policy in resources(hub, "AWS::IAM::Policy").values():
+    for policy in resources(hub_template, "AWS::IAM::Policy").values():
         if role in policy["Properties"]["Roles"]:
             found.extend(statements(policy))
     return found
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_the_only_unscoped_actions_are_the_handlers_permissions_and_x_ray(hub: Template, name: str) -> None:
+def test_the_only_unscoped_actions_are_the_handlers_permissions_and_x_ray(hub_template: Template, name: str) -> None:
     # Given the actions the handler module declares next to its code
     declared = set(handler_permissions(name))
 
     # When we collect what the role may do on any resource
     unscoped = set()
-    for statement in policy_statements_of(hub, name):
+    for statement in policy_statements_of(hub_template, name):
         if statement["Resource"] == "*":
             unscoped.update(as_list(statement["Action"]))
 
@@ -204,9 +212,9 @@ def test_anomaly_alerts_declares_the_organizations_reads_it_makes() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_functions_read_and_write_both_tables_and_read_the_slack_secret(hub: Template, name: str) -> None:
-    allowed = policy_statements_of(hub, name)
-    tables = resources(hub, "AWS::DynamoDB::Table")
+def test_functions_read_and_write_both_tables_and_read_the_slack_secret(hub_template: Template, name: str) -> None:
+    allowed = policy_statements_of(hub_template, name)
+    tables = resources(hub_template, "AWS::DynamoDB::Table")
 
     for table_id in tables:
         arn = {"Fn::GetAtt": [table_id, "Arn"]}
@@ -217,13 +225,13 @@ def test_functions_read_and_write_both_tables_and_read_the_slack_secret(hub: Tem
     assert "secretsmanager:GetSecretValue" in secret_actions
 
 
-def test_only_anomaly_alerts_may_park_messages_on_the_retry_queue(hub: Template) -> None:
-    queue_arn = {"Fn::GetAtt": [only(hub, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})[0], "Arn"]}
+def test_only_anomaly_alerts_may_park_messages_on_the_retry_queue(hub_template: Template) -> None:
+    queue_arn = {"Fn::GetAtt": [only(hub_template, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})[0], "Arn"]}
 
     def actions_on_queue(name: str) -> set[str]:
         return {
             a
-            for s in policy_statements_of(hub, name)
+            for s in policy_statements_of(hub_template, name)
             if queue_arn in as_list(s["Resource"])
             for a in as_list(s["Action"])
         }
@@ -233,11 +241,15 @@ def test_only_anomaly_alerts_may_park_messages_on_the_retry_queue(hub: Template)
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions_on_queue("slack_redrive")
 
 
-def test_audit_table_keeps_its_data_and_idempotency_table_expires_records(hub: Template) -> None:
+def test_audit_table_keeps_its_data_and_idempotency_table_expires_records(hub_template: Template) -> None:
     _, audit = only(
-        hub, "AWS::DynamoDB::Table", {"KeySchema": Match.array_with([{"AttributeName": "sk", "KeyType": "RANGE"}])}
+        hub_template,
+        "AWS::DynamoDB::Table",
+        {"KeySchema": Match.array_with([{"AttributeName": "sk", "KeyType": "RANGE"}])},
     )
-    _, idempotency = only(hub, "AWS::DynamoDB::Table", {"KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]})
+    _, idempotency = only(
+        hub_template, "AWS::DynamoDB::Table", {"KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}
+    )
 
     assert audit["Properties"]["KeySchema"] == [
         {"AttributeName": "pk", "KeyType": "HASH"},
@@ -250,12 +262,12 @@ def test_audit_table_keeps_its_data_and_idempotency_table_expires_records(hub: T
         assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
 
 
-def test_anomaly_alerts_subscribes_to_the_management_topic_by_arn(hub: Template) -> None:
-    function_id, _ = function(hub, "anomaly_alerts")
+def test_anomaly_alerts_subscribes_to_the_management_topic_by_arn(hub_template: Template) -> None:
+    function_id, _ = function(hub_template, "anomaly_alerts")
     topic_arn = f"arn:${{AWS::Partition}}:sns:us-east-1:{MANAGEMENT}:finops-cost-anomalies"
 
-    subscriptions = [flatten(s["Properties"]) for s in resources(hub, "AWS::SNS::Subscription").values()]
-    permissions = [flatten(p["Properties"]) for p in resources(hub, "AWS::Lambda::Permission").values()]
+    subscriptions = [flatten(s["Properties"]) for s in resources(hub_template, "AWS::SNS::Subscription").values()]
+    permissions = [flatten(p["Properties"]) for p in resources(hub_template, "AWS::Lambda::Permission").values()]
 
     assert {
         "Protocol": "lambda",
@@ -266,13 +278,13 @@ def test_anomaly_alerts_subscribes_to_the_management_topic_by_arn(hub: Template)
     assert any(p["Principal"] == "sns.amazonaws.com" and p["SourceArn"] == topic_arn for p in permissions)
 
 
-def test_budgets_may_publish_to_the_hub_topic_which_anomaly_alerts_subscribes_to(hub: Template) -> None:
-    function_id, _ = function(hub, "anomaly_alerts")
-    topic_id, _ = only(hub, "AWS::SNS::Topic", {"TopicName": "finops-budget-alerts"})
-    _, policy = only(hub, "AWS::SNS::TopicPolicy", {"Topics": [{"Ref": topic_id}]})
-    _, key = only(hub, "AWS::KMS::Key", {"Description": "Encrypts the SNS topic finops-budget-alerts"})
+def test_budgets_may_publish_to_the_hub_topic_which_anomaly_alerts_subscribes_to(hub_template: Template) -> None:
+    function_id, _ = function(hub_template, "anomaly_alerts")
+    topic_id, _ = only(hub_template, "AWS::SNS::Topic", {"TopicName": "finops-budget-alerts"})
+    _, policy = only(hub_template, "AWS::SNS::TopicPolicy", {"Topics": [{"Ref": topic_id}]})
+    _, key = only(hub_template, "AWS::KMS::Key", {"Description": "Encrypts the SNS topic finops-budget-alerts"})
 
-    hub.has_resource_properties(
+    hub_template.has_resource_properties(
         "AWS::SNS::Subscription",
         {"Protocol": "lambda", "TopicArn": {"Ref": topic_id}, "Endpoint": {"Fn::GetAtt": [function_id, "Arn"]}},
     )
@@ -292,10 +304,10 @@ def test_budgets_may_publish_to_the_hub_topic_which_anomaly_alerts_subscribes_to
     assert key["Properties"]["EnableKeyRotation"] is True
 
 
-def test_cloudwatch_may_publish_alarms_to_the_encrypted_alarm_topic(hub: Template) -> None:
-    topic_id, topic = only(hub, "AWS::SNS::Topic", {"TopicName": "finops-alarms"})
-    _, policy = only(hub, "AWS::SNS::TopicPolicy", {"Topics": [{"Ref": topic_id}]})
-    key_id, key = only(hub, "AWS::KMS::Key", {"Description": "Encrypts the SNS topic finops-alarms"})
+def test_cloudwatch_may_publish_alarms_to_the_encrypted_alarm_topic(hub_template: Template) -> None:
+    topic_id, topic = only(hub_template, "AWS::SNS::Topic", {"TopicName": "finops-alarms"})
+    _, policy = only(hub_template, "AWS::SNS::TopicPolicy", {"Topics": [{"Ref": topic_id}]})
+    key_id, key = only(hub_template, "AWS::KMS::Key", {"Description": "Encrypts the SNS topic finops-alarms"})
 
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert {"Service": "cloudwatch.amazonaws.com"} in [s["Principal"] for s in statements(key, "KeyPolicy")]
@@ -304,14 +316,14 @@ def test_cloudwatch_may_publish_alarms_to_the_encrypted_alarm_topic(hub: Templat
     ]
 
 
-def test_both_functions_get_the_dependency_and_config_layers(hub: Template) -> None:
-    layers = resources(hub, "AWS::Lambda::LayerVersion")
+def test_both_functions_get_the_dependency_and_config_layers(hub_template: Template) -> None:
+    layers = resources(hub_template, "AWS::Lambda::LayerVersion")
     assert len(layers) == 2
     for layer in layers.values():
         assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]
         assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
     for name in FUNCTIONS:
-        _, body = function(hub, name)
+        _, body = function(hub_template, name)
         assert sorted(r["Ref"] for r in body["Properties"]["Layers"]) == sorted(layers)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
 from aws_cdk import Token
 from aws_cdk.assertions import Template
 
@@ -12,6 +13,8 @@ from finops.models.config import FinOpsConfig
 from stacks import FinOpsStacks
 from stacks.constructs.organizations_delegation import READ_ACTIONS
 from tests.stacks.template_helpers import as_list, only, resources, statements
+
+pytestmark = pytest.mark.slow  # synthesizes the app (once per session)
 
 MANAGEMENT = "111111111111"
 HUB = "222222222222"
@@ -27,9 +30,11 @@ def topic_policy(template: Template) -> list[dict[str, object]]:
     return statements(policy)
 
 
-def test_only_cost_anomaly_detection_on_behalf_of_the_management_account_may_publish(management: Template) -> None:
+def test_only_cost_anomaly_detection_on_behalf_of_the_management_account_may_publish(
+    management_template: Template,
+) -> None:
     publishers = [
-        s for s in topic_policy(management) if s["Effect"] == "Allow" and "sns:Publish" in as_list(s["Action"])
+        s for s in topic_policy(management_template) if s["Effect"] == "Allow" and "sns:Publish" in as_list(s["Action"])
     ]
 
     assert publishers == [
@@ -44,8 +49,8 @@ def test_only_cost_anomaly_detection_on_behalf_of_the_management_account_may_pub
     ]
 
 
-def test_publishing_without_tls_is_denied_to_everyone(management: Template) -> None:
-    denies = [s for s in topic_policy(management) if s["Effect"] == "Deny"]
+def test_publishing_without_tls_is_denied_to_everyone(management_template: Template) -> None:
+    denies = [s for s in topic_policy(management_template) if s["Effect"] == "Deny"]
 
     assert len(denies) == 1
     assert denies[0]["Principal"] == "*"
@@ -53,17 +58,19 @@ def test_publishing_without_tls_is_denied_to_everyone(management: Template) -> N
     assert denies[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_only_the_hub_account_may_subscribe(management: Template) -> None:
-    subscribers = [s for s in topic_policy(management) if "sns:Subscribe" in as_list(s["Action"])]
+def test_only_the_hub_account_may_subscribe(management_template: Template) -> None:
+    subscribers = [s for s in topic_policy(management_template) if "sns:Subscribe" in as_list(s["Action"])]
 
     assert len(subscribers) == 1
     assert subscribers[0]["Effect"] == "Allow"
     assert subscribers[0]["Principal"] == {"AWS": f"arn:${{AWS::Partition}}:iam::{HUB}:root"}
 
 
-def test_the_topic_is_encrypted_with_a_rotating_key_that_cost_anomaly_detection_may_use(management: Template) -> None:
-    key_id, key = only(management, "AWS::KMS::Key")
-    management.has_resource_properties(
+def test_the_topic_is_encrypted_with_a_rotating_key_that_cost_anomaly_detection_may_use(
+    management_template: Template,
+) -> None:
+    key_id, key = only(management_template, "AWS::KMS::Key")
+    management_template.has_resource_properties(
         "AWS::SNS::Topic", {"TopicName": "finops-cost-anomalies", "KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
     )
 
@@ -80,8 +87,8 @@ def test_the_topic_is_encrypted_with_a_rotating_key_that_cost_anomaly_detection_
     ]
 
 
-def test_one_dimensional_monitor_for_services_and_one_for_linked_accounts(management: Template) -> None:
-    monitors = resources(management, "AWS::CE::AnomalyMonitor")
+def test_one_dimensional_monitor_for_services_and_one_for_linked_accounts(management_template: Template) -> None:
+    monitors = resources(management_template, "AWS::CE::AnomalyMonitor")
 
     assert sorted((m["Properties"]["MonitorType"], m["Properties"]["MonitorDimension"]) for m in monitors.values()) == [
         ("DIMENSIONAL", "LINKED_ACCOUNT"),
@@ -89,11 +96,11 @@ def test_one_dimensional_monitor_for_services_and_one_for_linked_accounts(manage
     ]
 
 
-def test_the_subscription_alerts_immediately_to_the_topic_on_every_monitor(management: Template) -> None:
-    topic_id, _ = only(management, "AWS::SNS::Topic")
-    policy_id, _ = only(management, "AWS::SNS::TopicPolicy")
-    monitor_ids = sorted(resources(management, "AWS::CE::AnomalyMonitor"))
-    _, subscription = only(management, "AWS::CE::AnomalySubscription")
+def test_the_subscription_alerts_immediately_to_the_topic_on_every_monitor(management_template: Template) -> None:
+    topic_id, _ = only(management_template, "AWS::SNS::Topic")
+    policy_id, _ = only(management_template, "AWS::SNS::TopicPolicy")
+    monitor_ids = sorted(resources(management_template, "AWS::CE::AnomalyMonitor"))
+    _, subscription = only(management_template, "AWS::CE::AnomalySubscription")
 
     properties = subscription["Properties"]
     assert properties["Frequency"] == "IMMEDIATE"
@@ -103,8 +110,8 @@ def test_the_subscription_alerts_immediately_to_the_topic_on_every_monitor(manag
     assert policy_id in subscription["DependsOn"]
 
 
-def test_the_shipped_threshold_alerts_when_either_bound_is_reached(management: Template) -> None:
-    _, subscription = only(management, "AWS::CE::AnomalySubscription")
+def test_the_shipped_threshold_alerts_when_either_bound_is_reached(management_template: Template) -> None:
+    _, subscription = only(management_template, "AWS::CE::AnomalySubscription")
 
     expression = json.loads(subscription["Properties"]["ThresholdExpression"])
 
@@ -142,8 +149,8 @@ def test_with_anomaly_alerts_off_only_the_organizations_delegation_remains(
     assert types == {"AWS::Organizations::ResourcePolicy"}
 
 
-def test_the_hub_account_may_only_read_the_organization(management: Template) -> None:
-    _, policy = only(management, "AWS::Organizations::ResourcePolicy")
+def test_the_hub_account_may_only_read_the_organization(management_template: Template) -> None:
+    _, policy = only(management_template, "AWS::Organizations::ResourcePolicy")
 
     (statement,) = policy["Properties"]["Content"]["Statement"]
 

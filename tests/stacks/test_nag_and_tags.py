@@ -20,6 +20,8 @@ from stacks import FinOpsStacks, create_stacks
 from stacks.tagging import OwnTagsError, own_resource_tags, tag_value_problem
 from tests.stacks.template_helpers import config_with
 
+pytestmark = pytest.mark.slow  # synthesizes the app (once per session)
+
 
 def findings(app: App) -> list[tuple[str, str, str]]:
     """(rule, severity, resource path) for every AwsSolutions violation, errors and warnings alike."""
@@ -58,7 +60,6 @@ def unacknowledged(
     return app, log
 
 
-@pytest.mark.slow
 def test_every_acknowledgment_answers_exactly_one_real_finding_on_one_resource(
     unacknowledged: tuple[App, list[tuple[IConstruct, str, str]]],
 ) -> None:
@@ -89,9 +90,9 @@ def tagged_resources(templates: list[Template]) -> Iterator[tuple[str, str, dict
 
 
 def test_every_tagged_resource_passes_the_shipped_taxonomy(
-    hub: Template, management: Template, member: Template, config: FinOpsConfig
+    hub_template: Template, management_template: Template, member_template: Template, config: FinOpsConfig
 ) -> None:
-    tagged = list(tagged_resources([hub, management, member]))
+    tagged = list(tagged_resources([hub_template, management_template, member_template]))
     types = {resource_type for resource_type, _, _ in tagged}
 
     # the resources a tag policy would look at are all tagged...
