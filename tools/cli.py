@@ -45,13 +45,13 @@ def invoke(
 ) -> tuple[dict[str, Any], bool]:
     from finops.services.audit import read_trail
     from tools.local_hub import HANDLERS, LocalHub
-    from tools.sim.estate import DEFAULT_ESTATE_PATH, EstateError, dump, load_estate, simulated_aws
+    from tools.sim.estate import EstateError, default_estate, dump, load_estate, simulated_aws
     from tools.sim.slack_sink import SlackSink
 
     if function not in HANDLERS:
         raise BadInput(f"unknown function {function!r}; known: {', '.join(sorted(HANDLERS))}")
     try:
-        estate = load_estate(estate_path or DEFAULT_ESTATE_PATH)
+        estate = load_estate(estate_path) if estate_path else default_estate()
     except EstateError as exc:
         raise BadInput(str(exc)) from None
     with simulated_aws(estate) as sim, SlackSink() as sink, tempfile.TemporaryDirectory() as workdir:

@@ -10,7 +10,7 @@ from datetime import datetime
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from finops.notify.slack import SlackTransport, redeliver
+from finops.notify.slack import DeliveryError, SlackTransport, redeliver
 from finops.services.audit import AuditRecord, AuditTrail
 
 metrics = Metrics()
@@ -26,7 +26,11 @@ class Redrive:
 
     def __call__(self, body: str) -> str:
         """Deliver one parked message (raises DeliveryError when Slack still refuses)."""
-        delivery = redeliver(body, self.transport())
+        try:
+            delivery = redeliver(body, self.transport())
+        except DeliveryError:
+            metrics.add_metric(name="AlertsStillUndeliverable", unit=MetricUnit.Count, value=1)
+            raise
         parked = json.loads(body)
         self.audit.record(
             AuditRecord(
