@@ -73,17 +73,21 @@ def _accounts_under(org: Any, parent_id: str) -> Iterator[dict[str, Any]]:
 def list_targets(config: OrganizationConfig, organizations: Any, *, caller_account: str) -> list[Target]:
     """Active accounts in the target OUs (all of them when none are set) plus target_accounts, minus excluded,
     times the configured regions. Without Organizations access: the caller's own account."""
+    alone = [Target(caller_account, r) for r in config.regions]
     try:
         if config.target_ous:
             accounts = [a for ou in config.target_ous for a in _accounts_under(organizations, ou)]
         else:
             pages = organizations.get_paginator("list_accounts").paginate()
             accounts = [a for page in pages for a in page["Accounts"]]
+            if not accounts:  # an Organization always lists its management account: there is none
+                logger.warning("no Organization; targeting the caller's own account", account=caller_account)
+                return alone
     except ClientError as exc:
         if exc.response["Error"]["Code"] not in _NO_ORGANIZATION:
             raise
         logger.warning("no Organizations access; targeting the caller's own account", account=caller_account)
-        return [Target(caller_account, r) for r in config.regions]
+        return alone
     ids = {a["Id"] for a in accounts if a.get("Status", "ACTIVE") == "ACTIVE"} | set(config.target_accounts)
     ids -= set(config.excluded_accounts)
     return sorted(Target(account, region) for account in ids for region in config.regions)
