@@ -98,7 +98,7 @@ class LocalHub:
             },
         )["QueueUrl"]
         self.function_dlq_urls = {
-            name: self.sqs.create_queue(QueueName=f"finops-{name.replace('_', '-')}-dlq")["QueueUrl"]
+            name: self.sqs.create_queue(QueueName=f"finops-{name.replace('_', '-')}-failures")["QueueUrl"]
             for name in HANDLERS
         }
 
