@@ -133,10 +133,13 @@ class CostAnomaly(_Tolerant):
 
     @property
     def main_account(self) -> str | None:
-        """The account that owns the anomaly: the top root cause's linked account, else the reporting account."""
+        """The account that owns the anomaly: the top root cause's linked account; for a linked-account monitor the
+        dimension value (an account id); else the account the anomaly was reported in."""
         for cause in self.ranked_causes():
             if cause.linked_account:
                 return cause.linked_account
+        if self.dimension_value and self.dimension_value.isdigit() and len(self.dimension_value) == 12:
+            return self.dimension_value
         return self.account_id
 
 
