@@ -17,8 +17,8 @@ from stacks.naming import COST_ANOMALY_TOPIC_NAME
 class FinOpsManagementStack(Stack):
     """The Organizations read delegation to the hub and, when anomaly alerts are on, Cost Anomaly Detection.
 
-    Cost Anomaly Detection publishes to ``finops-cost-anomalies`` (KMS-encrypted, TLS-only; only costalerts on behalf
-    of this account may publish, only the hub account may subscribe). Exposes ``delegation`` and, when enabled,
+    Cost Anomaly Detection publishes to ``finops-cost-anomalies`` (KMS-encrypted, TLS-only; the topic policy admits
+    costalerts only on behalf of this account, and only the hub account may subscribe). Exposes ``delegation`` and, when enabled,
     ``anomaly_topic`` and ``anomaly_detection``.
     """
 

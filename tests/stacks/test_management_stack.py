@@ -30,7 +30,7 @@ def topic_policy(template: Template) -> list[dict[str, object]]:
     return statements(policy)
 
 
-def test_only_cost_anomaly_detection_on_behalf_of_the_management_account_may_publish(
+def test_cost_anomaly_detection_may_publish_only_on_behalf_of_the_management_account(
     management_template: Template,
 ) -> None:
     publishers = [
