@@ -18,8 +18,8 @@ class FinOpsManagementStack(Stack):
     """The Organizations read delegation to the hub and, when anomaly alerts are on, Cost Anomaly Detection.
 
     Cost Anomaly Detection publishes to ``finops-cost-anomalies`` (KMS-encrypted, TLS-only; the topic policy admits
-    costalerts only on behalf of this account, and only the hub account may subscribe). Exposes ``delegation`` and, when enabled,
-    ``anomaly_topic`` and ``anomaly_detection``.
+    costalerts only on behalf of this account, and only the hub account may subscribe). Exposes ``delegation`` and,
+    when enabled, ``anomaly_topic`` and ``anomaly_detection``.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: FinOpsConfig, **kwargs: Any) -> None:
