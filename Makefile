@@ -16,6 +16,9 @@ CONFIG ?= finops.yaml
 FN     ?=
 EVENT  ?=
 ESTATE ?=
+# One account per deploy: management-account credentials for FinOpsManagement, hub credentials for FinOpsHub.
+# FinOpsMember goes out as a StackSet (docs/architecture.md), not through `make deploy`.
+STACKS ?= FinOpsManagement FinOpsHub
 
 .PHONY: help venv layer synth lint types test demo invoke run bench deploy clean
 help:
@@ -24,7 +27,7 @@ help:
 	@echo "make synth    write the CloudFormation templates to cdk.out/"
 	@echo "make invoke FN=anomaly_alerts EVENT=tests/events/anomaly_sns.json [ESTATE=..] [CONFIG=..]"
 	@echo "make run    FN=anomaly_alerts EVENT=... [CONFIG=..]   the same against real AWS (report mode by default)"
-	@echo "make deploy   cdk deploy (needs AWS credentials; see README.md)"
+	@echo "make deploy STACKS=FinOpsHub   cdk deploy with your AWS credentials (see README.md for the order)"
 
 $(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -67,7 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tools.bench
 
 deploy: $(STAMP) $(LAYER)
-	$(BIN)/npx --yes aws-cdk@2 deploy --all --require-approval broadening
+	$(BIN)/npx --yes aws-cdk@2 deploy $(STACKS) --require-approval broadening
 
 clean:
 	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache
