@@ -1,0 +1,206 @@
+"""The estate file's model: what it accepts, and errors that name the key path of what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from finops.models.config import load_config
+from tools.sim.model import Estate, EstateError, default_estate, generate_estate, load_estate, parse_estate
+
+REPO = Path(__file__).resolve().parents[2]
+VOLUMES = ("accounts", 0, "regions", "eu-west-1", "volumes")
+INSTANCES = ("accounts", 0, "regions", "eu-west-1", "instances")
+REGION = ("accounts", 0, "regions", "eu-west-1")
+
+
+def _set(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
+    node: Any = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("management", "id"), "1111", "management.id: '1111' does not match"),
+        (("regions",), [], "regions: needs at least 1 item(s)"),
+        (("colour",), "red", "colour: unknown key"),
+        (("accounts", 0, "id"), "111111111111", "accounts[0].id: 111111111111 is the management account"),
+        (("accounts", 0, "ou"), "Workloads/Dev", "accounts[0].ou: 'Workloads/Dev' is not listed under ous"),
+        (("accounts", 0, "regions", "us-east-1"), {}, "accounts[0].regions.us-east-1: not one of the estate's regions"),
+        (("accounts", 0, "email"), "payments", "accounts[0].email: 'payments' does not match"),
+        ((*VOLUMES, 1, "size_gb"), 0, "volumes[1].size_gb: Input should be greater than or equal to 1 (got 0)"),
+        ((*VOLUMES, 1, "volume_type"), "gp9", "accounts[0].regions.eu-west-1.volumes[1].volume_type: Input should be"),
+        ((*VOLUMES, 1, "attached_to"), "web", "eu-west-1.volumes[1].attached_to: no instance named 'web' here"),
+        ((*VOLUMES, 1, "name"), "api-data", "eu-west-1.volumes: the name 'api-data' is used twice"),
+        ((*VOLUMES, 1, "created_at"), "2025-09-01T00:00:00", "volumes[1].created_at: timestamps need a timezone"),
+        ((*VOLUMES, 1, "created_at"), "last year", "volumes[1].created_at: Input should be a valid datetime"),
+        ((*VOLUMES, 1, "tags"), {"Name": "x"}, "volumes[1].tags: tag 'Name': set the resource's name with `name:`"),
+        ((*VOLUMES, 1, "tags"), {"aws:foo": "x"}, "volumes[1].tags: tag 'aws:foo': the aws: prefix is reserved"),
+        ((*INSTANCES, 0, "state"), "terminated", "instances[0].state: Input should be 'running' or 'stopped'"),
+        ((*INSTANCES, 0, "launched"), "2026-01-01T00:00:00Z", "instances[0].launched: unknown key"),
+        ((*INSTANCES, 0, "launched_at"), None, "instances[0].launched_at: Input should be a valid datetime"),
+        (
+            (*REGION, "snapshots"),
+            [{"name": "s", "volume": "nope", "created_at": "2026-01-01T00:00:00Z"}],
+            "eu-west-1.snapshots[0].volume: no volume named 'nope' here",
+        ),
+        (
+            (*REGION, "snapshots"),
+            [{"name": "s", "volume": "api-data", "size_gb": 99, "created_at": "2026-01-01T00:00:00Z"}],
+            "eu-west-1.snapshots[0].size_gb: 99 differs from volume 'api-data' (10)",
+        ),
+        (
+            (*REGION, "images"),
+            [{"name": "i", "created_at": "2026-01-01T00:00:00Z"}],
+            "eu-west-1.images[0]: give exactly one of `instance` (CreateImage) or `snapshot` (RegisterImage)",
+        ),
+        (
+            (*REGION, "images"),
+            [{"name": "i", "snapshot": "gone", "created_at": "2026-01-01T00:00:00Z"}],
+            "eu-west-1.images[0].snapshot: no snapshot named 'gone' here",
+        ),
+        (
+            (*REGION, "auto_scaling_groups"),
+            [{"name": "g", "min_size": 2, "max_size": 1, "desired_capacity": 1, "created_at": "2026-01-01T00:00:00Z"}],
+            "eu-west-1.auto_scaling_groups[0]: need min_size <= desired_capacity <= max_size (got 2, 1, 1)",
+        ),
+        (
+            (*REGION, "db_instances"),
+            [{"identifier": "1db", "created_at": "2026-01-01T00:00:00Z"}],
+            "eu-west-1.db_instances[0].identifier: '1db' does not match",
+        ),
+    ],
+)
+def test_invalid_estate_names_the_key_path(
+    small_estate: dict[str, Any], path: tuple[str | int, ...], value: Any, expected: str
+) -> None:
+    _set(small_estate, path, value)
+
+    with pytest.raises(EstateError) as raised:
+        parse_estate(small_estate, source="estate.yaml")
+
+    assert str(raised.value).startswith("estate.yaml is not a valid estate file:")
+    assert expected in str(raised.value)
+
+
+def test_every_problem_is_listed_not_just_the_first(small_estate: dict[str, Any]) -> None:
+    _set(small_estate, (*VOLUMES, 0, "size_gb"), -1)
+    _set(small_estate, (*INSTANCES, 0, "instance_type"), "huge")
+
+    with pytest.raises(EstateError) as raised:
+        parse_estate(small_estate, source="estate.yaml")
+
+    assert [p.split(":")[0] for p in raised.value.problems] == [
+        "accounts[0].regions.eu-west-1.instances[0].instance_type",
+        "accounts[0].regions.eu-west-1.volumes[0].size_gb",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("- just\n- a list\n", "(top level): expected a mapping, got list"),
+        ("management: [unclosed\n", "not valid YAML"),
+        ("", "(top level): expected a mapping, got NoneType"),
+    ],
+)
+def test_load_estate_errors_name_the_file(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(EstateError) as raised:
+        load_estate(path)
+
+    assert str(raised.value).startswith(f"{path} is not a valid estate file")
+    assert expected in str(raised.value)
+
+
+def test_load_estate_of_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(EstateError, match="cannot read the file"):
+        load_estate(tmp_path / "nowhere.yaml")
+
+
+def test_ids_from_a_dump_are_accepted_and_do_not_change_the_estate(small_estate: dict[str, Any]) -> None:
+    with_ids = parse_estate(small_estate, source="a")
+    _set(small_estate, (*VOLUMES, 0, "id"), "vol-0123456789abcdef0")
+
+    assert parse_estate(small_estate, source="b").comparable() == with_ids.comparable()
+
+
+def test_timestamps_keep_their_instant_whatever_the_zone(small_estate: dict[str, Any]) -> None:
+    utc = parse_estate(small_estate, source="a")
+    _set(small_estate, (*VOLUMES, 1, "created_at"), "2025-09-01T02:00:00+02:00")
+
+    assert parse_estate(small_estate, source="b").comparable() == utc.comparable()
+
+
+def test_ou_paths_imply_their_parents() -> None:
+    estate = default_estate()
+
+    assert estate.all_ou_paths() == ["Infrastructure", "Sandbox", "Workloads", "Workloads/NonProd", "Workloads/Prod"]
+
+
+def test_default_estate_is_the_organization_finops_yaml_names() -> None:
+    config = load_config(REPO / "finops.yaml")
+    estate = default_estate()
+
+    assert estate.management.id == config.organization.management_account_id
+    assert estate.account(config.organization.automation_account_id).name == "shared-services"
+    assert set(estate.regions) == set(config.organization.regions)
+    assert [a.id for a in estate.accounts] == [
+        "222222222222",
+        "333333333333",
+        "444444444444",
+        "555555555555",
+        "666666666666",
+    ]
+
+
+def _all_resources(estate: Estate) -> list[tuple[str, str, dict[str, str]]]:
+    return [
+        (account.name, resource.name if hasattr(resource, "name") else resource.identifier, resource.tags)
+        for account in estate.accounts
+        for resources in account.regions.values()
+        for kind in ("instances", "volumes", "snapshots", "images", "db_instances", "auto_scaling_groups")
+        for resource in getattr(resources, kind)
+    ]
+
+
+def test_default_estate_has_what_the_tests_need() -> None:
+    estate = default_estate()
+    resources = _all_resources(estate)
+    regions = estate.account("payments-prod").regions["eu-west-1"]
+
+    # An account whose owner comes from nowhere
+    assert "team" not in estate.account("sandbox-untagged").tags
+    # Protected, mistagged and untagged resources
+    assert any(tags.get("finops:protect") == "true" for _, _, tags in resources)
+    assert (
+        "payments-prod",
+        "payments-worker",
+        {"team": "Payments", "environment": "prod", "cost-center": "CC-42"},
+    ) in (resources)
+    assert any(tags.get("environment") == "development" for _, _, tags in resources)
+    assert any(tags == {} for _, _, tags in resources)
+    # Unattached old volumes, snapshots of a deleted volume, an image backed by a snapshot
+    assert any(v.attached_to is None and v.created_at.year == 2025 for v in regions.volumes)
+    assert any(s.volume is None for s in regions.snapshots)
+    assert any(i.snapshot for i in estate.account("shared-services").regions["eu-west-1"].images)
+    assert regions.db_instances
+    assert regions.auto_scaling_groups
+
+
+def test_generate_estate_builds_a_regular_large_estate() -> None:
+    estate = generate_estate(250, regions=("eu-west-1", "us-east-1"), instances_per_region=2, volumes_per_region=1)
+
+    assert len({a.id for a in estate.accounts}) == 250
+    assert sum(1 for a in estate.accounts if "team" not in a.tags) == 25
+    assert {a.ou for a in estate.accounts} == {"Workloads/Prod", "Workloads/NonProd", "Sandbox"}
+    first = estate.accounts[0].regions["us-east-1"]
+    assert [(i.name, i.state) for i in first.instances] == [("app-0", "stopped"), ("app-1", "running")]
+    assert [v.attached_to for v in first.volumes] == [None]

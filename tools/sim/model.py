@@ -1,0 +1,424 @@
+"""The estate file: a YAML description of an AWS Organization and what runs in it, validated by one typed model.
+
+The schema is documented in ``docs/estate-file.md``. In short: a management account, the OUs (as paths such as
+``Workloads/Prod``), the member accounts with their tags and, per region, their instances, volumes, snapshots,
+images, RDS instances and Auto Scaling groups. Resources are linked by name (a volume is ``attached_to`` an instance
+name); moto assigns the real ids, which :func:`tools.sim.estate.dump` writes back as ``id`` and loading ignores.
+Timestamps are absolute and carry a timezone, so a resource's age is whatever the file says.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_ESTATE_PATH = Path(__file__).with_name("default_estate.yaml")
+
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="a 12-digit AWS account id, quoted in YAML")]
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]
+OuPath = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][\w+=,.@ -]*(/[A-Za-z0-9][\w+=,.@ -]*)*$",
+        max_length=1024,
+        description="OU names from the root down, joined by '/', e.g. Workloads/Prod",
+    ),
+]
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+Timestamp = Annotated[AwareDatetime, Field(description="ISO 8601 with a timezone, e.g. 2026-10-01T09:00:00Z")]
+MotoId = Annotated[str | None, Field(description="assigned by moto; written by dump, ignored when seeding")]
+
+
+class EstateError(ValueError):
+    """The estate file is unreadable or invalid; ``str()`` lists every problem with its key path."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source} is not a valid estate file:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_tags(tags: dict[str, str], *, allow_name: bool) -> dict[str, str]:
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128 or len(value) > 256:
+            raise ValueError(f"tag {key!r}: keys are 1-128 characters, values at most 256")
+        if key.lower().startswith("aws:"):
+            raise ValueError(f"tag {key!r}: the aws: prefix is reserved for AWS")
+        if key == "Name" and not allow_name:
+            raise ValueError("tag 'Name': set the resource's name with `name:`, not as a tag")
+    return tags
+
+
+class _Resource(_Model):
+    """Shared checks. Each kind declares its own fields, so a dump lists them in reading order: id, name, ..."""
+
+    @field_validator("tags", check_fields=False)
+    @classmethod
+    def _valid_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        return _check_tags(tags, allow_name=False)
+
+
+class Instance(_Resource):
+    id: MotoId = None
+    name: Name
+    instance_type: str = Field(default="t3.micro", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+    state: Literal["running", "stopped"] = "running"
+    tags: dict[str, str] = Field(default_factory=dict)
+    launched_at: Timestamp
+
+
+class Volume(_Resource):
+    id: MotoId = None
+    name: Name
+    size_gb: int = Field(ge=1, le=65536)
+    volume_type: Literal["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"] = "gp3"
+    attached_to: Name | None = Field(default=None, description="the name of an instance in the same account/region")
+    tags: dict[str, str] = Field(default_factory=dict)
+    created_at: Timestamp
+
+
+class Snapshot(_Resource):
+    id: MotoId = None
+    name: Name
+    volume: Name | None = Field(default=None, description="a volume name, or null for a volume since deleted")
+    size_gb: int | None = Field(default=None, ge=1, le=65536, description="the volume's size; 8 when volume is null")
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    created_at: Timestamp
+
+
+class Image(_Resource):
+    id: MotoId = None
+    name: Name
+    instance: Name | None = Field(default=None, description="made from this instance (CreateImage)")
+    snapshot: Name | None = Field(default=None, description="registered from this root snapshot (RegisterImage)")
+    tags: dict[str, str] = Field(default_factory=dict)
+    created_at: Timestamp
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Image:
+        if (self.instance is None) == (self.snapshot is None):
+            raise ValueError("give exactly one of `instance` (CreateImage) or `snapshot` (RegisterImage)")
+        return self
+
+
+class DbInstance(_Resource):
+    id: MotoId = None
+    identifier: str = Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")
+    engine: str = "postgres"
+    instance_class: str = Field(default="db.t3.micro", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    storage_gb: int = Field(default=20, ge=5, le=65536)
+    status: Literal["available", "stopped"] = "available"
+    tags: dict[str, str] = Field(default_factory=dict)
+    created_at: Timestamp
+
+
+class AutoScalingGroup(_Resource):
+    id: MotoId = None
+    name: Name
+    min_size: int = Field(default=0, ge=0)
+    max_size: int = Field(default=1, ge=0)
+    desired_capacity: int = Field(default=0, ge=0)
+    instance_type: str = Field(default="t3.micro", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+    tags: dict[str, str] = Field(default_factory=dict)
+    created_at: Timestamp
+
+    @model_validator(mode="after")
+    def _capacity_in_bounds(self) -> AutoScalingGroup:
+        if not self.min_size <= self.desired_capacity <= self.max_size:
+            raise ValueError(
+                f"need min_size <= desired_capacity <= max_size (got {self.min_size}, "
+                f"{self.desired_capacity}, {self.max_size})"
+            )
+        return self
+
+
+def _duplicates(names: Iterable[str]) -> list[str]:
+    return sorted(name for name, count in Counter(names).items() if count > 1)
+
+
+class RegionResources(_Model):
+    """What one account runs in one region. Names are unique per kind and link resources of the same region."""
+
+    instances: tuple[Instance, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    snapshots: tuple[Snapshot, ...] = ()
+    images: tuple[Image, ...] = ()
+    db_instances: tuple[DbInstance, ...] = ()
+    auto_scaling_groups: tuple[AutoScalingGroup, ...] = ()
+
+    @model_validator(mode="after")
+    def _names_unique_and_links_resolve(self) -> RegionResources:
+        problems = [
+            f"{kind}: the name {name!r} is used twice"
+            for kind, names in (
+                ("instances", [i.name for i in self.instances]),
+                ("volumes", [v.name for v in self.volumes]),
+                ("snapshots", [s.name for s in self.snapshots]),
+                ("images", [i.name for i in self.images]),
+                ("db_instances", [d.identifier for d in self.db_instances]),
+                ("auto_scaling_groups", [a.name for a in self.auto_scaling_groups]),
+            )
+            for name in _duplicates(names)
+        ]
+        instances = {i.name for i in self.instances}
+        volumes = {v.name: v for v in self.volumes}
+        snapshots = {s.name for s in self.snapshots}
+        for index, volume in enumerate(self.volumes):
+            if volume.attached_to is not None and volume.attached_to not in instances:
+                problems.append(f"volumes[{index}].attached_to: no instance named {volume.attached_to!r} here")
+        for index, snapshot in enumerate(self.snapshots):
+            if snapshot.volume is None:
+                continue
+            source = volumes.get(snapshot.volume)
+            if source is None:
+                problems.append(f"snapshots[{index}].volume: no volume named {snapshot.volume!r} here")
+            elif snapshot.size_gb is not None and snapshot.size_gb != source.size_gb:
+                problems.append(
+                    f"snapshots[{index}].size_gb: {snapshot.size_gb} differs from volume {source.name!r} "
+                    f"({source.size_gb}); leave it out for a snapshot of an existing volume"
+                )
+        for index, image in enumerate(self.images):
+            if image.instance is not None and image.instance not in instances:
+                problems.append(f"images[{index}].instance: no instance named {image.instance!r} here")
+            if image.snapshot is not None and image.snapshot not in snapshots:
+                problems.append(f"images[{index}].snapshot: no snapshot named {image.snapshot!r} here")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class ManagementAccount(_Model):
+    id: AccountId
+    name: str = Field(min_length=1, max_length=50)
+    email: Email
+
+
+class Account(_Model):
+    id: AccountId
+    name: str = Field(min_length=1, max_length=50)
+    email: Email
+    ou: OuPath | None = Field(default=None, description="OU path; null for the root")
+    tags: dict[str, str] = Field(default_factory=dict, description="account tags in Organizations")
+    regions: dict[Region, RegionResources] = Field(default_factory=dict)
+
+    @field_validator("tags")
+    @classmethod
+    def _valid_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        return _check_tags(tags, allow_name=True)
+
+
+class Estate(_Model):
+    management: ManagementAccount
+    regions: tuple[Region, ...] = Field(min_length=1)
+    ous: tuple[OuPath, ...] = ()
+    accounts: tuple[Account, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Estate:
+        problems = [f"accounts: the id {d} is used twice" for d in _duplicates(a.id for a in self.accounts)]
+        problems += [f"accounts: the name {d!r} is used twice" for d in _duplicates(a.name for a in self.accounts)]
+        problems += [f"ous: {d!r} is listed twice" for d in _duplicates(self.ous)]
+        known_ous = set(self.all_ou_paths())
+        for index, account in enumerate(self.accounts):
+            if account.id == self.management.id:
+                problems.append(f"accounts[{index}].id: {account.id} is the management account")
+            if account.ou is not None and account.ou not in known_ous:
+                problems.append(f"accounts[{index}].ou: {account.ou!r} is not listed under ous")
+            for region in account.regions:
+                if region not in self.regions:
+                    problems.append(f"accounts[{index}].regions.{region}: not one of the estate's regions")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def all_ou_paths(self) -> list[str]:
+        """Every OU path, parents first: ``Workloads/Prod`` implies ``Workloads``."""
+        paths: dict[str, None] = {}
+        for path in self.ous:
+            parts = path.split("/")
+            for depth in range(1, len(parts) + 1):
+                paths.setdefault("/".join(parts[:depth]), None)
+        return sorted(paths, key=lambda p: (p.count("/"), p))
+
+    def comparable(self) -> dict[str, Any]:
+        """The estate without moto's ids, in a canonical order: equal for two files describing the same estate."""
+        accounts = []
+        for account in sorted(self.accounts, key=lambda a: a.id):
+            regions = {
+                region: {
+                    kind: sorted(
+                        (r.model_dump(exclude={"id"}) for r in getattr(resources, kind)),
+                        key=lambda r: str(r.get("name") or r.get("identifier")),
+                    )
+                    for kind in RegionResources.model_fields
+                }
+                for region, resources in sorted(account.regions.items())
+                if resources != RegionResources()
+            }
+            accounts.append({**account.model_dump(exclude={"regions"}), "regions": regions})
+        return {
+            "management": self.management.model_dump(),
+            "regions": sorted(self.regions),
+            "ous": self.all_ou_paths(),
+            "accounts": accounts,
+        }
+
+    def account(self, name_or_id: str) -> Account:
+        for account in self.accounts:
+            if name_or_id in (account.id, account.name):
+                return account
+        raise KeyError(f"no account named or numbered {name_or_id!r} in the estate")
+
+
+# -- reading ---------------------------------------------------------------------------------------------------------
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part.startswith(("function-", "constrained-")):
+            continue
+        else:
+            path += f".{part}" if path else part
+    return path or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (see docs/estate-file.md)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "too_short":
+        return f"needs at least {error['ctx']['min_length']} item(s)"
+    if kind == "timezone_aware":
+        return f"timestamps need a timezone, e.g. 2026-10-01T09:00:00Z (got {error['input']!s})"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        return f"{error['input']!r} does not match the expected form {error['ctx']['pattern']}"
+    if "input" in error and not isinstance(error["input"], (dict, list, tuple)):
+        return f"{message} (got {error['input']!r})"
+    return message
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        location = _format_location(error["loc"])
+        message = _describe(dict(error))
+        # A model-level check reports "sub.path: what" for its own parts; join the paths so each problem reads whole.
+        for part in message.split("; ") if error["type"] == "value_error" else [message]:
+            head, sep, rest = part.partition(": ")
+            if sep and " " not in head and location != "(top level)":
+                problems.append(f"{location}.{head}: {rest}")
+            elif sep and " " not in head:
+                problems.append(f"{head}: {rest}")
+            else:
+                problems.append(f"{location}: {part}")
+    return problems
+
+
+def parse_estate(data: object, *, source: str) -> Estate:
+    """Validate loaded data (a parsed YAML file, or a :func:`tools.sim.estate.dump`); raise :class:`EstateError`."""
+    if not isinstance(data, dict):
+        raise EstateError(source, [f"(top level): expected a mapping, got {type(data).__name__}"])
+    try:
+        return Estate.model_validate(data)
+    except ValidationError as exc:
+        raise EstateError(source, _problems(exc)) from None
+
+
+def load_estate(path: str | Path) -> Estate:
+    """Read and validate an estate file; errors name the file and each bad key path."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EstateError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise EstateError(str(path), [f"not valid YAML: {exc}"]) from None
+    return parse_estate(data, source=str(path))
+
+
+@cache
+def default_estate() -> Estate:
+    """The embedded ``default_estate.yaml`` (the Organization ``finops.yaml``'s account ids refer to)."""
+    return load_estate(DEFAULT_ESTATE_PATH)
+
+
+# -- generated estates for scale tests -------------------------------------------------------------------------------
+
+_TEAMS = ("payments", "data", "platform")
+_ENVIRONMENTS = ("prod", "staging", "dev")
+_OUS = {"prod": "Workloads/Prod", "staging": "Workloads/NonProd", "dev": "Workloads/NonProd"}
+
+
+def generate_estate(
+    n_accounts: int,
+    *,
+    regions: tuple[str, ...] = ("eu-west-1",),
+    instances_per_region: int = 0,
+    volumes_per_region: int = 0,
+    untagged_every: int = 10,
+    now: datetime = datetime(2026, 11, 27, 12, 0, tzinfo=UTC),
+) -> Estate:
+    """A large, regular estate: ``n_accounts`` members (ids 700000000001...) spread over teams and environments.
+
+    Every ``untagged_every``-th account has no tags (0 for none). Each account gets ``instances_per_region``
+    instances (alternately running and stopped) and ``volumes_per_region`` unattached volumes of growing age.
+    """
+    if not 0 < n_accounts < 100_000_000:
+        raise ValueError("n_accounts must be between 1 and 99,999,999")
+    accounts = []
+    for i in range(1, n_accounts + 1):
+        team, environment = _TEAMS[i % len(_TEAMS)], _ENVIRONMENTS[i % len(_ENVIRONMENTS)]
+        tags = {"team": team, "environment": environment, "cost-center": f"CC-{1000 + i % 50:04d}"}
+        untagged = untagged_every > 0 and i % untagged_every == 0
+        per_region = RegionResources(
+            instances=tuple(
+                Instance(
+                    name=f"app-{n}",
+                    state="running" if n % 2 else "stopped",
+                    tags=tags,
+                    launched_at=now - timedelta(days=30 + n),
+                )
+                for n in range(instances_per_region)
+            ),
+            volumes=tuple(
+                Volume(name=f"data-{n}", size_gb=50, tags=tags, created_at=now - timedelta(days=10 * (n + 1)))
+                for n in range(volumes_per_region)
+            ),
+        )
+        accounts.append(
+            Account(
+                id=f"{700_000_000_000 + i:012d}",
+                name=f"{team}-{environment}-{i:05d}",
+                email=f"aws+{i:05d}@acme.example",
+                ou="Sandbox" if untagged else _OUS[environment],
+                tags={} if untagged else {"team": team, "environment": environment},
+                regions=dict.fromkeys(regions, per_region) if instances_per_region or volumes_per_region else {},
+            )
+        )
+    return Estate(
+        management=ManagementAccount(id="111111111111", name="acme-management", email="aws@acme.example"),
+        regions=regions,
+        ous=("Workloads/Prod", "Workloads/NonProd", "Sandbox"),
+        accounts=tuple(accounts),
+    )
