@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from finops.models.config import load_config
 from tools.sim.model import Estate, EstateError, default_estate, generate_estate, load_estate, parse_estate
@@ -56,13 +57,18 @@ def _set(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
         ),
         (
             (*REGION, "images"),
-            [{"name": "i", "created_at": "2026-01-01T00:00:00Z"}],
+            [{"name": "img", "created_at": "2026-01-01T00:00:00Z"}],
             "eu-west-1.images[0]: give exactly one of `instance` (CreateImage) or `snapshot` (RegisterImage)",
         ),
         (
             (*REGION, "images"),
-            [{"name": "i", "snapshot": "gone", "created_at": "2026-01-01T00:00:00Z"}],
+            [{"name": "img", "snapshot": "gone", "created_at": "2026-01-01T00:00:00Z"}],
             "eu-west-1.images[0].snapshot: no snapshot named 'gone' here",
+        ),
+        (
+            (*REGION, "images"),
+            [{"name": "i", "instance": "api", "created_at": "2026-01-01T00:00:00Z"}],
+            "eu-west-1.images[0].name: 'i' does not match",
         ),
         (
             (*REGION, "auto_scaling_groups"),
@@ -137,6 +143,15 @@ def test_timestamps_keep_their_instant_whatever_the_zone(small_estate: dict[str,
     _set(small_estate, (*VOLUMES, 1, "created_at"), "2025-09-01T02:00:00+02:00")
 
     assert parse_estate(small_estate, source="b").comparable() == utc.comparable()
+
+
+def test_the_example_in_the_docs_is_a_valid_estate() -> None:
+    text = (REPO / "docs" / "estate-file.md").read_text(encoding="utf-8")
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+    estate = parse_estate(yaml.safe_load(example), source="docs/estate-file.md")
+
+    assert estate.account("payments-prod").regions["eu-west-1"].images[1].snapshot == "payments-db-pre-migration"
 
 
 def test_ou_paths_imply_their_parents() -> None:

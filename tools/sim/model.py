@@ -101,7 +101,7 @@ class Snapshot(_Resource):
 
 class Image(_Resource):
     id: MotoId = None
-    name: Name
+    name: str = Field(pattern=r"^[A-Za-z0-9()\[\] ./'@_-]{3,128}$", description="the AMI name (and its Name tag)")
     instance: Name | None = Field(default=None, description="made from this instance (CreateImage)")
     snapshot: Name | None = Field(default=None, description="registered from this root snapshot (RegisterImage)")
     tags: dict[str, str] = Field(default_factory=dict)
