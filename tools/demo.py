@@ -150,7 +150,9 @@ class Demo:
             bad = hub.invoke("anomaly_alerts", event("invalid_not_json_sns"))
             self.result(bad)
             depth = hub.queue_depth(hub.function_dlq_urls["anomaly_alerts"])
-            self.say(f"   dead-letter queue finops-anomaly-alerts-failures holds {depth} event(s), with the reason above")
+            self.say(
+                f"   on-failure queue finops-anomaly-alerts-failures holds {depth} event(s), with the reason above"
+            )
 
             channels = Counter(p.channel for p in sink.posts)
             self.say(

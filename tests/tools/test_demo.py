@@ -22,6 +22,6 @@ def test_demo_runs_every_capability_and_reports_what_happened(config):
     assert "posted to #finops-alerts (medium, team unknown)" in text
     assert "Slack saw 2 requests [429, 200]" in text
     assert "Slack back, redrive: queue depth 0, delivered to #payments-oncall" in text
-    assert "dead-letter queue finops-anomaly-alerts-failures holds 1 event(s)" in text
+    assert "on-failure queue finops-anomaly-alerts-failures holds 1 event(s)" in text
     assert "Slack sink received 7 messages" in text
     assert "Audit trail (finops-audit, 8 records)" in text
