@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from finops.models.problems import ProblemsError, problems
+
 DEFAULT_ESTATE_PATH = Path(__file__).with_name("default_estate.yaml")
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="a 12-digit AWS account id, quoted in YAML")]
@@ -37,13 +39,10 @@ Timestamp = Annotated[AwareDatetime, Field(description="ISO 8601 with a timezone
 MotoId = Annotated[str | None, Field(description="assigned by moto; written by dump, ignored when seeding")]
 
 
-class EstateError(ValueError):
+class EstateError(ProblemsError):
     """The estate file is unreadable or invalid; ``str()`` lists every problem with its key path."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source} is not a valid estate file:\n" + "\n".join(f"  - {p}" for p in problems))
+    what = "estate file"
 
 
 class _Model(BaseModel):
@@ -286,53 +285,6 @@ class Estate(_Model):
 # -- reading ---------------------------------------------------------------------------------------------------------
 
 
-def _format_location(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part.startswith(("function-", "constrained-")):
-            continue
-        else:
-            path += f".{part}" if path else part
-    return path or "(top level)"
-
-
-def _describe(error: dict[str, Any]) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown key (see docs/estate-file.md)"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "too_short":
-        return f"needs at least {error['ctx']['min_length']} item(s)"
-    if kind == "timezone_aware":
-        return f"timestamps need a timezone, e.g. 2026-10-01T09:00:00Z (got {error['input']!s})"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if kind == "string_pattern_mismatch":
-        return f"{error['input']!r} does not match the expected form {error['ctx']['pattern']}"
-    if "input" in error and not isinstance(error["input"], (dict, list, tuple)):
-        return f"{message} (got {error['input']!r})"
-    return message
-
-
-def _problems(exc: ValidationError) -> list[str]:
-    problems = []
-    for error in exc.errors():
-        location = _format_location(error["loc"])
-        message = _describe(dict(error))
-        # A model-level check reports "sub.path: what" for its own parts; join the paths so each problem reads whole.
-        for part in message.split("; ") if error["type"] == "value_error" else [message]:
-            head, sep, rest = part.partition(": ")
-            if sep and " " not in head and location != "(top level)":
-                problems.append(f"{location}.{head}: {rest}")
-            elif sep and " " not in head:
-                problems.append(f"{head}: {rest}")
-            else:
-                problems.append(f"{location}: {part}")
-    return problems
-
-
 def parse_estate(data: object, *, source: str) -> Estate:
     """Validate loaded data (a parsed YAML file, or a :func:`tools.sim.estate.dump`); raise :class:`EstateError`."""
     if not isinstance(data, dict):
@@ -340,7 +292,7 @@ def parse_estate(data: object, *, source: str) -> Estate:
     try:
         return Estate.model_validate(data)
     except ValidationError as exc:
-        raise EstateError(source, _problems(exc)) from None
+        raise EstateError(source, problems(exc, unknown_key_hint="see docs/estate-file.md")) from None
 
 
 def load_estate(path: str | Path) -> Estate:

@@ -10,10 +10,12 @@ import json
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from finops.models.problems import ProblemsError, problems
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="a 12-digit AWS account id, quoted in YAML")]
 Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="an AWS region name")]
@@ -21,13 +23,10 @@ OuId = Annotated[str, Field(pattern=r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a
 Channel = Annotated[str, Field(pattern=r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{8,})$")]
 
 
-class ConfigError(ValueError):
+class ConfigError(ProblemsError):
     """The config file is unreadable or invalid; ``str()`` lists every problem with its key path."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source} is not a valid FinOps config:\n" + "\n".join(f"  - {p}" for p in problems))
+    what = "FinOps config"
 
 
 class _Model(BaseModel):
@@ -202,33 +201,6 @@ class FinOpsConfig(_Model):
         return route or TeamRoute(channel=self.notifications.slack.default_channel)
 
 
-def _format_location(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part in ("function-after", "function-before") or part.startswith(("function-", "constrained-")):
-            continue
-        else:
-            path += f".{part}" if path else str(part)
-    return path or "(top level)"
-
-
-def _describe(error: dict[str, Any]) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown key (check the spelling against README.md's config reference)"
-    if kind == "missing":
-        return "required key is missing"
-    # YAML has lists, not tuples: speak the file's language.
-    message = str(error["msg"]).removeprefix("Value error, ").replace("Tuple should", "List should")
-    if kind == "string_pattern_mismatch":
-        message = f"{error['input']!r} does not match the expected form {error['ctx']['pattern']}"
-    elif "input" in error and not isinstance(error["input"], (dict, list)):
-        message = f"{message} (got {error['input']!r})"
-    return message
-
-
 def parse_config(data: object, *, source: str) -> FinOpsConfig:
     """Validate already-loaded data; raise :class:`ConfigError` naming each bad key path."""
     if not isinstance(data, dict):
@@ -236,8 +208,8 @@ def parse_config(data: object, *, source: str) -> FinOpsConfig:
     try:
         return FinOpsConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{_format_location(e['loc'])}: {_describe(dict(e))}" for e in exc.errors()]
-        raise ConfigError(source, problems) from None
+        hint = "check the spelling against README.md's config reference"
+        raise ConfigError(source, problems(exc, unknown_key_hint=hint)) from None
 
 
 def load_config(path: str | Path) -> FinOpsConfig:

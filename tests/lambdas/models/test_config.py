@@ -42,7 +42,7 @@ def _break(path: str, value: object) -> dict:
     [
         ("notifications.severity.1.min_impact_usd", "lots", "notifications.severity[1].min_impact_usd: Input should "),
         ("organization.management_account_id", "1234", "organization.management_account_id: '1234' does not match"),
-        ("organization.regions", [], "organization.regions: List should have at least 1 item"),
+        ("organization.regions", [], "organization.regions: needs at least 1 item(s)"),
         ("organization.automation_account_id", KeyError, "organization.automation_account_id: required key is missing"),
         (
             "notifications.slack.default_channel",
