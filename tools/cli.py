@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import uuid
@@ -87,7 +88,7 @@ def run_real(function: str, event: dict[str, Any], config: FinOpsConfig) -> tupl
         raise BadInput(f"invalid event: {exc}") from None
     outbox, audit = PreviewOutbox(), MemoryAuditTrail()
     run = preview_alert_run(
-        AwsClients(),
+        AwsClients(region=os.environ.get("AWS_REGION")),  # boto3 itself reads only AWS_DEFAULT_REGION
         config,
         outbox=outbox,
         audit=audit,
