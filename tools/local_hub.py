@@ -22,13 +22,10 @@ from typing import Any
 
 import boto3
 
+from finops.handlers import HANDLERS
 from finops.models.config import FinOpsConfig
 from finops.settings import Settings
 
-HANDLERS = {
-    "anomaly_alerts": "finops.handlers.anomaly_alerts",
-    "slack_redrive": "finops.handlers.slack_redrive",
-}
 ASYNC_RETRY_ATTEMPTS = 2  # Lambda's default for async invokes, as the stack configures it
 RETRY_QUEUE_MAX_RECEIVES = 50
 
@@ -143,7 +140,7 @@ class LocalHub:
     def environment(self, function: str) -> dict[str, str]:
         env = {Settings.ENV[name]: str(value) for name, value in vars_of(self.settings).items()}
         return env | {
-            "POWERTOOLS_SERVICE_NAME": f"finops-{function.replace('_', '-')}",
+            "POWERTOOLS_SERVICE_NAME": function,  # as the function factory sets it
             "POWERTOOLS_METRICS_NAMESPACE": "FinOps",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "AWS_DEFAULT_REGION": self.region,

@@ -17,6 +17,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from finops.handlers import HANDLERS
 from stacks.naming import resource_name
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
@@ -28,12 +29,6 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 METRICS_NAMESPACE = "FinOps"
 DEFAULT_TIMEOUT = Duration.seconds(60)
 
-# Function name -> handler module. Each module exports ``handler`` and ``PERMISSIONS``: the IAM actions its AWS calls
-# need beyond the resources the stack grants (tables, queues, the secret). The factory grants exactly those.
-HANDLERS: Mapping[str, str] = {
-    "anomaly_alerts": "finops.handlers.anomaly_alerts",
-    "slack_redrive": "finops.handlers.slack_redrive",
-}
 
 # Never shipped in the function asset: caches, tests, and the requirements the layer already carries.
 _ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache", "**/tests", "requirements.txt"]

@@ -223,7 +223,7 @@ def budget_message(
         },
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"Budget type {escape(alert.budget_type or '?')}"}],
+            "elements": [{"type": "mrkdwn", "text": _budget_context(alert)}],
         },
     ]
     route_mention = f"{route.mention} " if route.mention and alert.alert_type == "ACTUAL" else ""
