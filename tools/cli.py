@@ -44,8 +44,9 @@ def read_event(path: str) -> dict[str, Any]:
 def invoke(
     function: str, event: dict[str, Any], config: FinOpsConfig, estate_path: str | None
 ) -> tuple[dict[str, Any], bool]:
+    from finops.handlers import HANDLERS
     from finops.services.audit import read_trail
-    from tools.local_hub import HANDLERS, LocalHub
+    from tools.local_hub import LocalHub
     from tools.sim.estate import EstateError, default_estate, dump, load_estate, simulated_aws
     from tools.sim.slack_sink import SlackSink
 

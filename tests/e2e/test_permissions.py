@@ -7,8 +7,8 @@ import importlib
 import pytest
 
 from finops.aws.clients import AwsClients
+from finops.handlers import HANDLERS
 from tests.conftest import load_event
-from tools.local_hub import HANDLERS
 
 # Services whose access the hub construct grants on the resource itself (table, queue, secret), not by PERMISSIONS.
 GRANTED_BY_CDK = {"dynamodb", "sqs", "secretsmanager"}
