@@ -176,7 +176,7 @@ class LocalHub:
             ).get("Messages", [])
             if not messages:
                 break
-            event = {"Records": [_sqs_record(m, self._queue_arn(self.retry_queue_url)) for m in messages]}
+            event = {"Records": [sqs_record(m, self._queue_arn(self.retry_queue_url)) for m in messages]}
             run = self.invoke("slack_redrive", event, retry_attempts=0)
             runs.append(run)
             failed = {f["itemIdentifier"] for f in (run.result or {}).get("batchItemFailures", [])}
@@ -229,7 +229,7 @@ def _on_failure_record(
     }
 
 
-def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     return {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],

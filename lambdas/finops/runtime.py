@@ -17,21 +17,29 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from botocore.exceptions import BotoCoreError, ClientError
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from finops.aws.clients import AwsClients
 from finops.aws.organizations import AccountDirectory
 from finops.models.config import FinOpsConfig
-from finops.notify.slack import DeliveryError, PreviewOutbox, SlackOutbox, SlackTransport, credentials_from_secret
-from finops.services.alerts import AlertRun, Once
+from finops.notify.slack import (
+    DeliveryError,
+    PreviewOutbox,
+    SlackOutbox,
+    SlackSender,
+    SlackTransport,
+    credentials_from_secret,
+)
+from finops.services.alerts import AlertRun
 from finops.services.audit import AuditTrail, MemoryAuditTrail
+from finops.services.once import Once, Request, Result, memory_once
 from finops.settings import Settings
 
-IDEMPOTENCY_TTL_SECONDS = 3 * 24 * 3600  # SNS and Lambda retries land well inside this
+IDEMPOTENCY_TTL_SECONDS = 3 * 24 * 3600  # SNS, Lambda and SQS retries land well inside this
 
 
-def slack_transport_factory(clients: AwsClients, config: FinOpsConfig) -> Callable[[], SlackTransport]:
-    """Reads the Slack secret on first use (not at import, not when nothing is posted)."""
+def slack_sender(clients: AwsClients, config: FinOpsConfig) -> SlackSender:
+    """The Slack secret is read on the first post (not at import, not when nothing is posted)."""
     slack = config.notifications.slack
 
     @cache
@@ -39,12 +47,11 @@ def slack_transport_factory(clients: AwsClients, config: FinOpsConfig) -> Callab
         provider = SecretsProvider(boto3_client=clients.client("secretsmanager"))
         try:
             secret = provider.get(slack.secret_name, max_age=300)
-        except (ClientError, BotoCoreError, Exception) as exc:  # GetParameterError wraps the cause
+        except GetParameterError as exc:
             raise DeliveryError(f"cannot read Slack secret {slack.secret_name!r}: {exc}") from exc
-        credentials = credentials_from_secret(secret, secret_name=slack.secret_name)
-        return SlackTransport(credentials, fallback_channel=slack.default_channel)
+        return SlackTransport(credentials_from_secret(secret, secret_name=slack.secret_name))
 
-    return transport
+    return SlackSender(transport=transport, fallback_channel=slack.default_channel)
 
 
 def once_per_key(clients: AwsClients, table_name: str, lambda_context: Any = None) -> Once:
@@ -56,30 +63,18 @@ def once_per_key(clients: AwsClients, table_name: str, lambda_context: Any = Non
     if lambda_context is not None:
         idempotency.register_lambda_context(lambda_context)
 
-    def once(fn: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
-        def deliver(request: dict[str, Any]) -> dict[str, Any]:
+    def once(fn: Callable[[Request], Result], request: Request) -> Result:
+        def deliver(request: Request) -> Result:
             return fn(request)
 
         wrapped = idempotent_function(
             data_keyword_argument="request",
             persistence_store=persistence,
             config=idempotency,
-            key_prefix="finops-alerts",
+            key_prefix="finops",
         )(deliver)
-        result: dict[str, Any] = wrapped(request=request)
+        result: Result = wrapped(request=request)
         return result
-
-    return once
-
-
-def memory_once() -> Once:
-    """At most once per key within this process: for previews, where there is no idempotency table."""
-    seen: dict[str, dict[str, Any]] = {}
-
-    def once(fn: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
-        if request["key"] not in seen:
-            seen[request["key"]] = fn(request)
-        return seen[request["key"]]
 
     return once
 
@@ -98,7 +93,7 @@ def alert_run(
         config=config,
         directory=AccountDirectory(clients.client("organizations")),
         outbox=SlackOutbox(
-            transport=slack_transport_factory(clients, config),
+            sender=slack_sender(clients, config),
             sqs=clients.client("sqs"),
             queue_url=settings.slack_retry_queue_url,
             clock=lambda: now,

@@ -12,7 +12,7 @@ import pytest
 
 from finops.services.audit import read_trail
 from tests.conftest import load_event
-from tools.local_hub import LocalHub
+from tools.local_hub import LocalHub, sqs_record
 
 pytestmark = pytest.mark.usefixtures("sim")
 
@@ -83,7 +83,12 @@ def test_a_redelivered_event_posts_once(hub: LocalHub, sink):
         (
             "budget_actual_sns",
             "#payments-oncall",
-            ["payments-staging-monthly has exceeded", "$912.40", "payments-staging (444444444444)"],
+            [
+                "payments-staging-monthly has exceeded",
+                "$912.40",
+                "acme-management (111111111111)",
+                "payments (from budget map)",
+            ],
         ),
         ("budget_forecast_sns", "#data-oncall", ["data-dev-daily is forecast to exceed", "$188.20"]),
     ],
@@ -192,12 +197,59 @@ def test_a_long_retry_after_is_not_slept_in_the_lambda(hub: LocalHub, sink):
 def test_webhook_secret_routes_by_channel_and_falls_back_to_the_default_webhook(hub: LocalHub, sink):
     hub.put_slack_secret({"webhooks": {"#finops-alerts": sink.webhook_url("#finops-alerts")}})
 
-    hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+    run = hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
 
     [post] = sink.posts
     assert post.channel == "#finops-alerts"
     assert post.style == "webhook"
-    assert post.payload["text"].startswith("(meant for #payments-oncall: add its webhook to the Slack secret)")
+    banner = post.payload["blocks"][0]["elements"][0]["text"]
+    assert banner == (
+        ":warning: Meant for #payments-oncall, which refused it: the Slack secret has no incoming "
+        "webhook for #payments-oncall and no bot_token."
+    )
+    assert "posted to #finops-alerts" in run.result["acted"][0]["reason"]
+
+
+@pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found", "is_archived"])
+def test_a_channel_that_refuses_for_good_hands_the_alert_to_the_default_channel(hub: LocalHub, sink, error):
+    sink.refuse_channel("#payments-oncall", error)
+
+    run = hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+
+    [post] = sink.posts  # at once, not after hours on the retry queue
+    assert post.channel == "#finops-alerts"
+    assert (
+        f"Meant for #payments-oncall, which refused it: chat.postMessage to #payments-oncall failed: HTTP 200 {error}"
+        in readable(post)
+    )
+    assert "$1,430.00" in readable(post)
+    assert hub.queue_depth(hub.retry_queue_url) == 0
+    assert "posted to #finops-alerts (critical, team payments); redirected: " in run.result["acted"][0]["reason"]
+    [record] = read_trail(hub.dynamodb, hub.audit_table)
+    assert record["target"] == "slack:#finops-alerts"  # the audit names where it really went
+    assert record["after"]["intended"] == "#payments-oncall"
+
+
+def test_a_rejected_token_parks_the_alert_and_says_why(hub: LocalHub, sink):
+    hub.put_slack_secret({"bot_token": "xoxb-revoked", "api_url": sink.api_url})
+
+    run = hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+
+    assert "invalid_auth" in run.result["acted"][0]["reason"]
+    assert not sink.posts
+    assert hub.queue_depth(hub.retry_queue_url) == 1
+    assert len(sink.requests) == 1  # not posted again to the default channel with the same bad token
+
+
+def test_an_audit_table_outage_does_not_post_the_alert_twice(hub: LocalHub, sink):
+    hub.dynamodb.delete_table(TableName=hub.audit_table)
+
+    first = hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+    again = hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+
+    assert first.error is None
+    assert again.result["counts"]["skipped"] == 1
+    assert len(sink.posts) == 1
 
 
 def test_unreadable_slack_secret_parks_instead_of_dropping(hub: LocalHub, sink):
@@ -235,11 +287,51 @@ def test_an_event_of_another_kind_is_rejected_by_name(hub: LocalHub):
     assert "not an SNS event (no 'Records') and not an aws.ce EventBridge event (source='aws.ec2'" in run.error
 
 
-def test_the_slack_token_never_reaches_the_logs(hub: LocalHub, sink, capsys):
+def test_the_slack_token_never_reaches_the_logs(hub: LocalHub, sink, caplog):
+    caplog.set_level("DEBUG")
     sink.go_down()
     hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
     sink.come_back()
     hub.drain_retry_queue()
 
-    captured = capsys.readouterr()
-    assert sink.token not in captured.out + captured.err
+    messages = [record.getMessage() for record in caplog.records]
+    assert "alert handled" in messages
+    assert "parked alert delivered" in messages
+    # Every record whole (message, extra keys, exception text), from every logger: botocore and slack_sdk too.
+    leaks = [f"{r.name}: {r.getMessage()[:300]}" for r in caplog.records if sink.token in str(vars(r))]
+    assert not leaks, leaks
+
+
+def test_redrive_stops_at_the_first_refusal_instead_of_timing_out_the_batch(hub: LocalHub, sink):
+    sink.go_down()
+    for n in range(3):
+        hub.invoke("anomaly_alerts", _with_id(n))
+    requests_before = len(sink.requests)
+
+    [run] = hub.drain_retry_queue()
+
+    tried = len(sink.requests) - requests_before
+    assert tried == 3  # one message: the first try and two retries; the other two were not tried
+    assert run.error.startswith("All records failed processing.")
+    assert hub.queue_depth(hub.retry_queue_url) == 3
+
+
+def test_a_redelivered_redrive_batch_posts_once(hub: LocalHub, sink):
+    sink.go_down()
+    hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+    sink.come_back()
+    [message] = hub.sqs.receive_message(QueueUrl=hub.retry_queue_url)["Messages"]
+    batch = {"Records": [sqs_record(message, "arn:aws:sqs:us-east-1:111111111111:finops-slack-retry")]}
+
+    hub.invoke("slack_redrive", batch, retry_attempts=0)
+    hub.invoke("slack_redrive", batch, retry_attempts=0)  # the function timed out before SQS deleted it
+
+    assert len(sink.posts) == 1
+
+
+def _with_id(n: int) -> dict:
+    event = load_event("anomaly_sns")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    message["anomalyId"] = f"parked-{n}"
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    return event

@@ -95,6 +95,7 @@ class SlackSink:
         self._faults: deque[_Fault] = deque()
         self._down = False
         self._webhooks: dict[str, str] = {}  # path -> channel
+        self._refused: dict[str, str] = {}  # channel -> Slack's error for it
         self._ts = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -194,6 +195,13 @@ class SlackSink:
         with self._lock:
             self._faults.extend([_Fault(status, retry_after if status == 429 else None)] * n)
 
+    def refuse_channel(self, channel: str, error: str = "not_in_channel") -> None:
+        """From now on, refuse posts to ``channel`` for good, as Slack does when the bot is not in it
+        (``not_in_channel``), it does not exist (``channel_not_found``) or it is archived (``is_archived``).
+        Webhooks answer HTTP 404 with the error as the body."""
+        with self._lock:
+            self._refused[channel] = error
+
     def go_down(self) -> None:
         """Answer every request 503 until :meth:`come_back` (queued ``fail_next`` faults wait until then)."""
         with self._lock:
@@ -240,6 +248,8 @@ class SlackSink:
         channel = self._webhooks.get(path)
         if channel is None:
             return _Answer.text(404, "no_service")
+        if channel in self._refused:
+            return _Answer.text(404, self._refused[channel])
         try:
             payload = json.loads(body)
         except ValueError:
@@ -263,6 +273,8 @@ class SlackSink:
         channel = payload.get("channel")
         if not channel:
             return _Answer.json(200, {"ok": False, "error": "channel_not_found"})
+        if channel in self._refused:
+            return _Answer.json(200, {"ok": False, "error": self._refused[channel]})
         if not any(payload.get(key) for key in ("text", "blocks", "attachments")):
             return _Answer.json(200, {"ok": False, "error": "no_text"})
         self._ts += 1

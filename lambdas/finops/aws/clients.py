@@ -7,6 +7,7 @@ region into every log line and result.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,13 @@ BOTO_CONFIG = Config(
     connect_timeout=5,
     read_timeout=20,
 )
+
+
+# botocore logs whole request and response bodies at DEBUG, Secrets Manager's SecretString (the Slack token)
+# included. Whatever level the function is set to (Lambda's application log level sets the root logger), these
+# two stay at INFO, so turning on debug logging never writes a secret to CloudWatch.
+for _body_logger in ("botocore.parsers", "botocore.endpoint"):
+    logging.getLogger(_body_logger).setLevel(logging.INFO)
 
 
 @dataclass(frozen=True, slots=True)

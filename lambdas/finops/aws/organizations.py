@@ -52,7 +52,7 @@ class AccountDirectory:
             if code not in _NO_ORGANIZATION | {"AccountNotFoundException"}:
                 raise
             logger.warning("account not readable in Organizations", account=account_id, error=code)
-            return AccountRef(account_id)
+            return AccountRef(account_id, lookup_error=None if code == "AccountNotFoundException" else code)
         return AccountRef(account_id, name, tags)
 
 

@@ -11,12 +11,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from finops.aws.clients import AwsClients
-from finops.runtime import slack_transport_factory
+from finops.runtime import once_per_key, slack_sender
 from finops.services.audit import AuditTrail
 from finops.services.redrive import Redrive
 from finops.settings import Settings, config_at
 
-PERMISSIONS: tuple[str, ...] = ()  # queue, secret and audit table come from CDK grants
+PERMISSIONS: tuple[str, ...] = ()  # queue, secret and tables come from CDK grants
 
 logger = Logger()
 tracer = Tracer()
@@ -31,11 +31,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     config = config_at(settings.config_path)
     clients = AwsClients()
     redrive = Redrive(
-        transport=slack_transport_factory(clients, config),
+        sender=slack_sender(clients, config),
         audit=AuditTrail(clients.client("dynamodb"), settings.audit_table_name),
+        once=once_per_key(clients, settings.idempotency_table_name, context),
         run_id=context.aws_request_id,
         actor=context.function_name,
-        now=datetime.now(UTC),
+        clock=lambda: datetime.now(UTC),
+        time_left_ms=context.get_remaining_time_in_millis,
     )
 
     def record_handler(record: SQSRecord) -> str:

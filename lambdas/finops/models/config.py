@@ -119,7 +119,21 @@ class NotificationsConfig(_Model):
     owner_tag_key: str = Field(default="team", description="account tag (in Organizations) naming the owning team")
     teams: dict[str, TeamRoute] = Field(default_factory=dict)
     account_teams: dict[AccountId, str] = Field(default_factory=dict)
+    budget_teams: dict[str, str] = Field(default_factory=dict, description="AWS Budgets budget name -> team")
     severity: tuple[SeverityTier, ...] = Field(min_length=1)
+
+    @field_validator("teams")
+    @classmethod
+    def _team_names_fold_case(cls, teams: dict[str, TeamRoute]) -> dict[str, TeamRoute]:
+        folded = {name.strip().lower(): route for name, route in teams.items()}
+        if len(folded) != len(teams):
+            raise ValueError("two team names differ only in case; team names compare case-insensitively")
+        return folded
+
+    @field_validator("account_teams", "budget_teams")
+    @classmethod
+    def _team_references_fold_case(cls, mapping: dict[str, str]) -> dict[str, str]:
+        return {key: team.strip().lower() for key, team in mapping.items()}
 
     @field_validator("severity")
     @classmethod
@@ -130,13 +144,15 @@ class NotificationsConfig(_Model):
         return tiers
 
     @model_validator(mode="after")
-    def _account_teams_are_routed(self) -> NotificationsConfig:
-        for account, team in self.account_teams.items():
-            if team not in self.teams:
-                raise ValueError(
-                    f"account_teams.{account}: team {team!r} has no entry under notifications.teams "
-                    f"(known teams: {sorted(self.teams)})"
-                )
+    def _mapped_teams_are_routed(self) -> NotificationsConfig:
+        unknown = [
+            f"{section}.{key}: team {team!r} has no entry under notifications.teams (known: {sorted(self.teams)})"
+            for section, mapping in (("account_teams", self.account_teams), ("budget_teams", self.budget_teams))
+            for key, team in mapping.items()
+            if team not in self.teams
+        ]
+        if unknown:
+            raise ValueError("; ".join(unknown))
         return self
 
 
@@ -197,7 +213,7 @@ class FinOpsConfig(_Model):
 
     def team_route(self, team: str | None) -> TeamRoute:
         """The route for ``team``, or the default channel when the team is unknown or has no route."""
-        route = self.notifications.teams.get(team or "")
+        route = self.notifications.teams.get((team or "").lower())
         return route or TeamRoute(channel=self.notifications.slack.default_channel)
 
 

@@ -25,6 +25,7 @@ class AccountRef:
     id: str | None
     name: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    lookup_error: str | None = None  # why Organizations could not tell us the name and tags
 
     @property
     def label(self) -> str:
@@ -42,7 +43,9 @@ class SlackMessage:
     blocks: tuple[dict[str, Any], ...]
 
     def redirected(self, channel: str, note: str) -> SlackMessage:
-        return SlackMessage(channel=channel, text=note + self.text, blocks=self.blocks)
+        """The same message for another channel, the note on top so the people there see why it came to them."""
+        banner = {"type": "context", "elements": [{"type": "mrkdwn", "text": f":warning: {escape(note)}"}]}
+        return SlackMessage(channel=channel, text=f"({escape(note)}) {self.text}", blocks=(banner, *self.blocks))
 
     def to_json(self) -> dict[str, Any]:
         return {"channel": self.channel, "text": self.text, "blocks": list(self.blocks)}
@@ -91,6 +94,8 @@ def _mentions(tier: SeverityTier, route: TeamRoute) -> str:
 
 
 def _owner_line(owner: Owner) -> str:
+    if owner.source == "lookup failed":
+        return f"unknown: Organizations lookup failed ({escape(owner.detail)}); check the FinOpsManagement delegation"
     if owner.team is None:
         return "no owning team found (no owner tag on the account, not in account_teams)"
     return f"{escape(owner.team)} (from {owner.source})"
@@ -203,11 +208,15 @@ def budget_message(
         used = alert.amount_usd / alert.budgeted_usd * 100
         fields.append(f"*Of budget*\n{used:,.0f}%")
     emoji = ":money_with_wings:" if alert.alert_type == "ACTUAL" else ":crystal_ball:"
+    route_mention = f"{route.mention} " if route.mention and alert.alert_type == "ACTUAL" else ""  # spent, not forecast
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _clip(headline, 150)}},
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"{emoji} *{alert.alert_type}* budget alert · {escape(account.label)}"},
+            "text": {
+                "type": "mrkdwn",
+                "text": f"{route_mention}{emoji} *{alert.alert_type}* budget alert · {escape(account.label)}",
+            },
         },
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
         {
@@ -226,7 +235,6 @@ def budget_message(
             "elements": [{"type": "mrkdwn", "text": _budget_context(alert)}],
         },
     ]
-    route_mention = f"{route.mention} " if route.mention and alert.alert_type == "ACTUAL" else ""
     text = f"{route_mention}[BUDGET {alert.alert_type}] {escape(headline)}: {escape(alert.amount or 'not reported')}"
     return SlackMessage(channel=channel, text=text, blocks=tuple(blocks))
 

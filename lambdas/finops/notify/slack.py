@@ -3,9 +3,11 @@
 - ``SlackTransport`` posts one message through an incoming webhook (one per channel) or ``chat.postMessage`` with a
   bot token, with short timeouts and bounded retries on 429 (honouring ``Retry-After``), 5xx and connection errors.
   On final failure it raises :class:`DeliveryError`.
-- ``SlackOutbox`` tries the transport once per alert and, when it fails, parks the message on the retry queue
-  (delayed by ``Retry-After`` where Slack gave one). ``slack_redrive`` drains that queue; after many failed
-  receives SQS moves the message to the DLQ, where an alarm fires and nothing expires for 14 days.
+- ``SlackSender`` posts through the transport; when Slack refuses the *channel* for good (not found, bot not in it,
+  archived, no webhook for it) it posts to the default channel instead, saying where the message was meant to go.
+- ``SlackOutbox`` sends once per alert and, when that fails, parks the message on the retry queue (delayed by
+  ``Retry-After`` where Slack gave one). ``slack_redrive`` drains that queue; after many failed receives SQS moves
+  the message to the DLQ, where an alarm fires and nothing expires for 14 days.
 """
 
 from __future__ import annotations
@@ -35,13 +37,45 @@ from finops.notify.blocks import SlackMessage
 SQS_MAX_DELAY_SECONDS = 900
 
 
+# What a refusal means. "channel": this channel will not take it (try the default channel); "credentials": the
+# token or webhook is rejected (nothing will post until the secret is fixed); "transient": try again later.
+FailureScope = Literal["transient", "channel", "credentials"]
+CHANNEL_ERRORS = frozenset(
+    {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived", "no_service", "restricted_action"}
+)
+CREDENTIAL_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "missing_scope",
+        "invalid_token",
+        "no_permission",
+        "action_prohibited",
+        "team_disabled",
+    }
+)
+
+
+def failure_scope(status: int | None, error: str) -> FailureScope:
+    """Classify Slack's answer: by its error code first, then by the HTTP status webhooks use."""
+    if error in CHANNEL_ERRORS or (not error and status in (404, 410)):
+        return "channel"
+    if error in CREDENTIAL_ERRORS or (not error and status in (401, 403)):
+        return "credentials"
+    return "transient"
+
+
 class DeliveryError(RuntimeError):
     """Slack did not take the message. ``retry_after`` is Slack's own wait, when it said one."""
 
-    def __init__(self, reason: str, *, retry_after: int | None = None) -> None:
+    def __init__(self, reason: str, *, retry_after: int | None = None, scope: FailureScope = "transient") -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.scope = scope
 
 
 class SlackCredentials(BaseModel):
@@ -125,15 +159,8 @@ class RetryPolicy:
 class SlackTransport:
     """Posts one message; picks the channel's webhook, else ``chat.postMessage`` with the bot token."""
 
-    def __init__(
-        self,
-        credentials: SlackCredentials,
-        *,
-        fallback_channel: str | None = None,
-        policy: RetryPolicy = RetryPolicy(),
-    ) -> None:
+    def __init__(self, credentials: SlackCredentials, *, policy: RetryPolicy = RetryPolicy()) -> None:
         self._credentials = credentials
-        self._fallback_channel = fallback_channel
         self._policy = policy
 
     def post(self, message: SlackMessage) -> Literal["webhook", "api"]:
@@ -144,15 +171,8 @@ class SlackTransport:
         if self._credentials.bot_token is not None:
             self._post_api(self._credentials.bot_token.get_secret_value(), message)
             return "api"
-        fallback = self._credentials.webhooks.get(self._fallback_channel or "")
-        if fallback is not None:
-            # Routed to a channel the secret has no webhook for: say so in the default channel, lose nothing.
-            note = f"(meant for {message.channel}: add its webhook to the Slack secret) "
-            self._post_webhook(fallback.get_secret_value(), message.redirected(self._fallback_channel or "", note))
-            return "webhook"
         raise DeliveryError(
-            f"no incoming webhook for {message.channel} in the Slack secret and no bot_token to post with; "
-            "add one of them to the secret"
+            f"the Slack secret has no incoming webhook for {message.channel} and no bot_token", scope="channel"
         )
 
     def _post_webhook(self, url: str, message: SlackMessage) -> None:
@@ -162,9 +182,11 @@ class SlackTransport:
         except OSError as exc:  # connection refused, DNS, timeout after the retries
             raise DeliveryError(f"webhook for {message.channel} unreachable: {exc}") from exc
         if response.status_code != 200:
+            body = (response.body or "").strip()[:200]
             raise DeliveryError(
-                f"webhook for {message.channel} answered HTTP {response.status_code}: {response.body[:200]}",
+                f"webhook for {message.channel} answered HTTP {response.status_code}: {body}",
                 retry_after=_retry_after(dict(response.headers or {})),
+                scope=failure_scope(response.status_code, body if " " not in body else ""),
             )
 
     def _post_api(self, token: str, message: SlackMessage) -> None:
@@ -176,10 +198,11 @@ class SlackTransport:
             client.chat_postMessage(channel=message.channel, text=message.text, blocks=list(message.blocks))
         except SlackApiError as exc:
             response = exc.response
+            error = str(response.get("error", "")) if isinstance(response.data, dict) else ""
             raise DeliveryError(
-                f"chat.postMessage to {message.channel} failed: HTTP {response.status_code} "
-                f"{response.get('error', '') if isinstance(response.data, dict) else ''}".rstrip(),
+                f"chat.postMessage to {message.channel} failed: HTTP {response.status_code} {error}".rstrip(),
                 retry_after=_retry_after(dict(response.headers or {})),
+                scope=failure_scope(response.status_code, error),
             ) from exc
         except OSError as exc:
             raise DeliveryError(f"chat.postMessage to {message.channel} unreachable: {exc}") from exc
@@ -193,40 +216,60 @@ def credentials_from_secret(secret: object, *, secret_name: str) -> SlackCredent
         # The message names the fields, never their values.
         problems = exc.errors() if isinstance(exc, ValidationError) else [{"loc": (), "msg": "not JSON"}]
         detail = "; ".join(f"{'.'.join(map(str, p['loc'])) or '(secret)'}: {p['msg']}" for p in problems)
-        raise DeliveryError(f"Slack secret {secret_name!r} is malformed: {detail}") from None
+        raise DeliveryError(f"Slack secret {secret_name!r} is malformed: {detail}", scope="credentials") from None
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
+    """Where a message went. ``channel`` is where it was posted (or parked for); ``intended`` where it was routed."""
+
     channel: str
     status: Literal["delivered", "parked", "previewed"]
     via: str
     reason: str = ""
+    intended: str | None = None
+    scope: FailureScope | None = None
+
+
+class SlackSender:
+    """Posts a message; a channel that refuses it for good hands it to the default channel, with a note."""
+
+    def __init__(self, *, transport: Callable[[], SlackTransport], fallback_channel: str) -> None:
+        self._transport = transport
+        self._fallback = fallback_channel
+
+    def send(self, message: SlackMessage) -> Delivery:
+        """Raises DeliveryError when neither the channel nor, for a channel refusal, the default channel took it."""
+        transport = self._transport()
+        try:
+            return Delivery(message.channel, "delivered", via=transport.post(message))
+        except DeliveryError as refused:
+            if refused.scope != "channel" or message.channel == self._fallback:
+                raise
+            redirected = message.redirected(
+                self._fallback, f"Meant for {message.channel}, which refused it: {refused.reason}."
+            )
+            via = transport.post(redirected)
+            return Delivery(
+                self._fallback, "delivered", via=via, reason=f"redirected: {refused.reason}", intended=message.channel
+            )
 
 
 class SlackOutbox:
-    """Deliver now, or park on the retry queue; either way the message is not lost."""
+    """Send now, or park on the retry queue; either way the message is not lost."""
 
-    def __init__(
-        self,
-        *,
-        transport: Callable[[], SlackTransport],
-        sqs: Any,
-        queue_url: str,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self._transport = transport
+    def __init__(self, *, sender: SlackSender, sqs: Any, queue_url: str, clock: Callable[[], datetime]) -> None:
+        self._sender = sender
         self._sqs = sqs
         self._queue_url = queue_url
         self._clock = clock
 
     def deliver(self, message: SlackMessage, *, key: str) -> Delivery:
         try:
-            via = self._transport().post(message)
+            return self._sender.send(message)
         except DeliveryError as exc:
             self.park(message, key=key, reason=exc.reason, retry_after=exc.retry_after)
-            return Delivery(message.channel, "parked", via="retry-queue", reason=exc.reason)
-        return Delivery(message.channel, "delivered", via=via)
+            return Delivery(message.channel, "parked", via="retry-queue", reason=exc.reason, scope=exc.scope)
 
     def park(self, message: SlackMessage, *, key: str, reason: str, retry_after: int | None = None) -> None:
         body = {"key": key, "message": message.to_json(), "parked_at": self._clock().isoformat(), "reason": reason}
@@ -245,9 +288,16 @@ class PreviewOutbox:
         return Delivery(message.channel, "previewed", via="preview", reason="not posted: preview run")
 
 
-def redeliver(body: str, transport: SlackTransport) -> Delivery:
-    """Send one parked message again; raises DeliveryError so the queue keeps it for the next try."""
-    parked = json.loads(body)
-    message = SlackMessage.from_json(parked["message"])
-    via = transport.post(message)
-    return Delivery(message.channel, "delivered", via=via)
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """A message waiting on the retry queue, as ``SlackOutbox.park`` wrote it."""
+
+    key: str
+    message: SlackMessage
+    parked_at: str
+    reason: str
+
+    @classmethod
+    def from_body(cls, body: str) -> Parked:
+        data = json.loads(body)
+        return cls(data["key"], SlackMessage.from_json(data["message"]), data["parked_at"], data["reason"])

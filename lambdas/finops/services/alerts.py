@@ -6,7 +6,6 @@ the same function runs in the Lambda, in ``make invoke`` against moto and in ``m
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,13 +21,11 @@ from finops.notify.blocks import SlackMessage, anomaly_message, budget_message
 from finops.notify.slack import Delivery, PreviewOutbox, SlackOutbox
 from finops.rules.ownership import Owner, owning_team
 from finops.rules.severity import classify
-from finops.services.audit import AuditRecord, AuditTrail, MemoryAuditTrail
+from finops.services.audit import AuditRecord, AuditTrail, MemoryAuditTrail, record_after_the_fact
+from finops.services.once import Once
 
 logger = Logger(child=True)
 metrics = Metrics()
-
-# Runs ``deliver(request)`` at most once per ``request["key"]``; the handler plugs in Powertools idempotency.
-Once = Callable[[Callable[[dict[str, Any]], dict[str, Any]], dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +43,7 @@ def render(alert: Alert, *, config: FinOpsConfig, directory: AccountDirectory) -
         accounts = {c.linked_account: directory.lookup(c.linked_account) for c in alert.root_causes if c.linked_account}
         main = directory.lookup(alert.main_account)
         accounts[main.id or ""] = main
-        owner = owning_team(main.id, dict(main.tags), config)
+        owner = owning_team(main.id, main.tags, config, lookup_error=main.lookup_error)
         route = config.team_route(owner.team)
         tier = classify(alert.impact.impact_usd, alert.impact.impact_percent, tiers)
         message = anomaly_message(
@@ -54,7 +51,9 @@ def render(alert: Alert, *, config: FinOpsConfig, directory: AccountDirectory) -
         )
         return Rendered(message, owner, tier.name, main.id)
     account = directory.lookup(alert.account_id)
-    owner = owning_team(account.id, dict(account.tags), config)
+    owner = owning_team(
+        account.id, account.tags, config, lookup_error=account.lookup_error, budget_name=alert.budget_name
+    )
     route = config.team_route(owner.team)
     message = budget_message(alert, channel=route.channel, owner=owner, route=route, account=account)
     return Rendered(message, owner, f"budget-{alert.alert_type.lower()}", account.id)
@@ -79,24 +78,39 @@ _ACTIONS = {"delivered": "post", "parked": "park", "previewed": "preview"}
 def _deliver(alert: Alert, run: AlertRun) -> dict[str, Any]:
     rendered = render(alert, config=run.config, directory=run.directory)
     delivery: Delivery = run.outbox.deliver(rendered.message, key=alert.idempotency_key)
-    run.audit.record(
+    if rendered.owner.source == "lookup failed":
+        metrics.add_metric(name="OwnerLookupFailed", unit=MetricUnit.Count, value=1)
+    if delivery.scope == "credentials":
+        logger.error(
+            "Slack rejected the credentials in the secret; alerts are parked until it is fixed", reason=delivery.reason
+        )
+        metrics.add_metric(name="SlackCredentialsRejected", unit=MetricUnit.Count, value=1)
+    record_after_the_fact(
+        run.audit,
         AuditRecord(
             run_id=run.run_id,
             actor=run.actor,
             action=f"slack.{_ACTIONS[delivery.status]}",
             target=f"slack:{delivery.channel}",
             reason=f"{alert.kind} alert {alert.idempotency_key} ({rendered.severity})"
-            + (f"; parked for retry: {delivery.reason}" if delivery.reason else ""),
+            + (
+                f"; {'parked for retry' if delivery.status == 'parked' else 'note'}: {delivery.reason}"
+                if delivery.reason
+                else ""
+            ),
             at=run.now,
             mode=run.mode,
             before=None,
-            after={"status": delivery.status, "via": delivery.via, "team": rendered.owner.team},
+            after={
+                "status": delivery.status,
+                "via": delivery.via,
+                "team": rendered.owner.team,
+                "intended": delivery.intended,
+            },
             account=rendered.account,
-        )
+        ),
     )
-    metrics.add_metric(
-        name="AlertsDelivered" if delivery.status == "delivered" else "AlertsParked", unit=MetricUnit.Count, value=1
-    )
+    metrics.add_metric(name=f"Alerts{delivery.status.title()}", unit=MetricUnit.Count, value=1)
     return {
         "run_id": run.run_id,
         "channel": delivery.channel,
@@ -131,7 +145,7 @@ def process_alerts(alerts: list[Alert], run: AlertRun) -> RunSummary:
             continue
         where = f"{result['channel']} ({result['severity']}, team {result['team'] or 'unknown'})"
         reason = {
-            "delivered": f"posted to {where}",
+            "delivered": f"posted to {where}" + (f"; {result['reason']}" if result["reason"] else ""),
             "parked": f"parked for {where}: {result['reason']}",
             "previewed": f"would post to {where}",
         }[result["status"]]

@@ -10,6 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+
+logger = Logger(child=True)
+metrics = Metrics()
+
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
@@ -58,6 +65,21 @@ class AuditTrail:
             Item={k: {"S": str(v)} for k, v in item.items()},
             ConditionExpression="attribute_not_exists(pk)",
         )
+
+
+def record_after_the_fact(trail: AuditTrail | MemoryAuditTrail, entry: AuditRecord) -> bool:
+    """Record something that has already happened and cannot be undone (a Slack post).
+
+    A failed write is logged and counted (metric ``AuditWriteFailed``) instead of raised: raising would make Lambda
+    retry and post the alert a second time. Mutations of resources record *before* acting, with ``record``.
+    """
+    try:
+        trail.record(entry)
+    except (ClientError, BotoCoreError) as exc:
+        logger.exception("audit record not written", target=entry.target, action=entry.action, error=str(exc))
+        metrics.add_metric(name="AuditWriteFailed", unit=MetricUnit.Count, value=1)
+        return False
+    return True
 
 
 class MemoryAuditTrail:

@@ -1,48 +1,78 @@
-"""Re-send Slack messages parked on the retry queue; a failure leaves the message on the queue for later."""
+"""Re-send Slack messages parked on the retry queue, in order, at most once each.
+
+A refusal leaves the message on the queue; once Slack has refused one message, the rest of the batch is not tried
+(they would only wait out the same timeouts), and neither is anything when the invocation is running out of time.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from finops.notify.slack import DeliveryError, SlackTransport, redeliver
-from finops.services.audit import AuditRecord, AuditTrail
+from finops.notify.slack import DeliveryError, Parked, SlackSender
+from finops.services.audit import AuditRecord, AuditTrail, record_after_the_fact
+from finops.services.once import Once, Result
 
+logger = Logger(child=True)
 metrics = Metrics()
+MIN_TIME_LEFT_MS = 20_000  # a post that retries can take ~16 s; do not start one we cannot finish
 
 
-@dataclass(frozen=True, slots=True)
 class Redrive:
-    transport: Callable[[], SlackTransport]
-    audit: AuditTrail
-    run_id: str
-    actor: str
-    now: datetime
+    def __init__(
+        self,
+        *,
+        sender: SlackSender,
+        audit: AuditTrail,
+        once: Once,
+        run_id: str,
+        actor: str,
+        clock: Callable[[], datetime],
+        time_left_ms: Callable[[], int],
+    ) -> None:
+        self._sender = sender
+        self._audit = audit
+        self._once = once
+        self._run_id = run_id
+        self._actor = actor
+        self._clock = clock
+        self._time_left_ms = time_left_ms
+        self.blocked: str | None = None
 
     def __call__(self, body: str) -> str:
-        """Deliver one parked message (raises DeliveryError when Slack still refuses)."""
+        """Deliver one parked message; raises DeliveryError so the queue keeps it for a later try."""
+        parked = Parked.from_body(body)
+        if self.blocked is not None:
+            raise DeliveryError(f"not tried in this batch: Slack refused an earlier message ({self.blocked})")
+        if self._time_left_ms() < MIN_TIME_LEFT_MS:
+            raise DeliveryError("not tried: too little time left in this invocation")
         try:
-            delivery = redeliver(body, self.transport())
-        except DeliveryError:
+            result = self._once(lambda _: self._send(parked), {"key": f"redrive:{parked.key}"})
+        except DeliveryError as exc:
+            self.blocked = exc.reason
             metrics.add_metric(name="AlertsStillUndeliverable", unit=MetricUnit.Count, value=1)
             raise
-        parked = json.loads(body)
-        self.audit.record(
+        return str(result["channel"])
+
+    def _send(self, parked: Parked) -> Result:
+        delivery = self._sender.send(parked.message)
+        record_after_the_fact(
+            self._audit,
             AuditRecord(
-                run_id=self.run_id,
-                actor=self.actor,
+                run_id=self._run_id,
+                actor=self._actor,
                 action="slack.post",
                 target=f"slack:{delivery.channel}",
-                reason=f"redelivered {parked['key']} parked at {parked['parked_at']} ({parked['reason']})",
-                at=self.now,
+                reason=f"redelivered {parked.key} parked at {parked.parked_at} ({parked.reason})"
+                + (f"; {delivery.reason}" if delivery.reason else ""),
+                at=self._clock(),
                 mode="enforce",
-                after={"status": delivery.status, "via": delivery.via},
-            )
+                after={"status": delivery.status, "via": delivery.via, "intended": delivery.intended},
+            ),
         )
         metrics.add_metric(name="AlertsRedelivered", unit=MetricUnit.Count, value=1)
-        return delivery.channel
+        logger.info("parked alert delivered", key=parked.key, channel=delivery.channel)
+        return {"channel": delivery.channel, "run_id": self._run_id}
