@@ -36,7 +36,7 @@ def create_stacks(app: App, config: FinOpsConfig, *, layer_dir: Path) -> FinOpsS
             "FinOpsManagement",
             config=config,
             env=Environment(account=organization.management_account_id, region=ALERTS_REGION),
-            description="FinOps: Organizations read delegation and Cost Anomaly Detection (management account)",
+            description="FinOps: Organizations delegation, anomaly detection, billing alert topics (management)",
         ),
         # A StackSet template: no environment, no assets, no bootstrap-version check (member accounts are not
         # CDK-bootstrapped).

@@ -16,10 +16,10 @@ from finops.models.config import FinOpsConfig
 from finops.settings import Settings
 from stacks.constructs.lambda_function import FinOpsFunction
 from stacks.constructs.layers import CONFIG_PATH, ConfigLayer, DependencyLayer
-from stacks.constructs.service_topic import ServicePublishedTopic
+from stacks.constructs.service_topic import Publisher, ServicePublishedTopic
 from stacks.constructs.slack_retry_queue import SlackRetryQueue
 from stacks.constructs.state_tables import StateTables
-from stacks.naming import ALARM_TOPIC_NAME, BUDGET_TOPIC_NAME, cost_anomaly_topic_arn
+from stacks.naming import ALARM_TOPIC_NAME, budget_topic_arn, cost_anomaly_topic_arn
 
 
 def settings_environment(values: dict[str, str]) -> dict[str, str]:
@@ -32,9 +32,9 @@ def settings_environment(values: dict[str, str]) -> dict[str, str]:
 class FinOpsHubStack(Stack):
     """Alerts in, Slack out.
 
-    ``anomaly_alerts`` is subscribed to the management account's anomaly topic (by ARN: no cross-account stack
-    references) and to the hub's ``finops-budget-alerts`` topic; it posts to Slack and parks undeliverable messages
-    on the Slack retry queue, which ``slack_redrive`` drains. Alarms go to ``finops-alarms``. Exposes the constructs.
+    ``anomaly_alerts`` is subscribed to the management account's anomaly and budget topics (by ARN: no
+    cross-account stack references); it posts to Slack and parks undeliverable messages on the Slack retry queue,
+    which ``slack_redrive`` drains. Alarms go to ``finops-alarms``. Exposes the constructs.
     """
 
     def __init__(
@@ -48,7 +48,7 @@ class FinOpsHubStack(Stack):
             self,
             "AlarmTopic",
             topic_name=ALARM_TOPIC_NAME,
-            publishers={"cloudwatch.amazonaws.com": [organization.automation_account_id]},
+            publishers=[Publisher("cloudwatch.amazonaws.com", source_accounts=(organization.automation_account_id,))],
         )
         self.state = StateTables(self, "State")
         self.slack_retry = SlackRetryQueue(self, "SlackRetry", alarm_topic=self.alarms.topic)
@@ -83,7 +83,6 @@ class FinOpsHubStack(Stack):
         functions = [self.slack_redrive]
 
         self.anomaly_alerts: FinOpsFunction | None = None
-        self.budget_topic: ServicePublishedTopic | None = None
         if capabilities.anomaly_alerts.enabled or capabilities.budget_alerts.enabled:
             self.anomaly_alerts = FinOpsFunction(
                 self,
@@ -100,19 +99,9 @@ class FinOpsHubStack(Stack):
                 anomaly_topic = sns.Topic.from_topic_arn(self, "CostAnomalyTopic", cost_anomaly_topic_arn(self, config))
                 anomaly_topic.add_subscription(subscriptions.LambdaSubscription(self.anomaly_alerts.function))
             if capabilities.budget_alerts.enabled:
-                # Budgets in the management account (organization-wide) or in the hub itself may notify this topic.
-                self.budget_topic = ServicePublishedTopic(
-                    self,
-                    "BudgetAlertTopic",
-                    topic_name=BUDGET_TOPIC_NAME,
-                    publishers={
-                        "budgets.amazonaws.com": [
-                            organization.management_account_id,
-                            organization.automation_account_id,
-                        ]
-                    },
-                )
-                self.budget_topic.topic.add_subscription(subscriptions.LambdaSubscription(self.anomaly_alerts.function))
+                # In the management account: Budgets publishes only to topics in the budget's own account.
+                budget_topic = sns.Topic.from_topic_arn(self, "BudgetAlertTopic", budget_topic_arn(self, config))
+                budget_topic.add_subscription(subscriptions.LambdaSubscription(self.anomaly_alerts.function))
 
         for hub_function in functions:
             self.state.audit_table.grant_read_write_data(hub_function.function)

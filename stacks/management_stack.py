@@ -10,21 +10,25 @@ from constructs import Construct
 from finops.models.config import FinOpsConfig
 from stacks.constructs.anomaly_detection import AnomalyDetection
 from stacks.constructs.organizations_delegation import OrganizationsReadDelegation
-from stacks.constructs.service_topic import ServicePublishedTopic
-from stacks.naming import COST_ANOMALY_TOPIC_NAME
+from stacks.constructs.service_topic import Publisher, ServicePublishedTopic
+from stacks.naming import BUDGET_TOPIC_NAME, COST_ANOMALY_TOPIC_NAME
 
 
 class FinOpsManagementStack(Stack):
-    """The Organizations read delegation to the hub and, when anomaly alerts are on, Cost Anomaly Detection.
+    """The Organizations read delegation to the hub and the topics the billing services publish to.
 
-    Cost Anomaly Detection publishes to ``finops-cost-anomalies`` (KMS-encrypted, TLS-only; the topic policy admits
-    costalerts only on behalf of this account, and only the hub account may subscribe). Exposes ``delegation`` and,
-    when enabled, ``anomaly_topic`` and ``anomaly_detection``.
+    When anomaly alerts are on: Cost Anomaly Detection and ``finops-cost-anomalies``; the topic policy admits
+    costalerts only on behalf of this account. When budget alerts are on: ``finops-budget-alerts``, which admits
+    AWS Budgets only for this account's budgets (Budgets cannot publish to a topic in another account, so the topic
+    lives with the organization-wide budgets). Both topics are KMS-encrypted and TLS-only, and only the hub account
+    may subscribe. Exposes ``delegation`` and, when enabled, ``anomaly_topic``, ``anomaly_detection`` and
+    ``budget_topic``.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: FinOpsConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         organization = config.organization
+        management = organization.management_account_id
         self.delegation = OrganizationsReadDelegation(
             self, "OrganizationsReadDelegation", reader_account_id=organization.automation_account_id
         )
@@ -37,7 +41,7 @@ class FinOpsManagementStack(Stack):
                 self,
                 "CostAnomalyTopic",
                 topic_name=COST_ANOMALY_TOPIC_NAME,
-                publishers={"costalerts.amazonaws.com": [organization.management_account_id]},
+                publishers=[Publisher("costalerts.amazonaws.com", source_accounts=(management,))],
                 subscriber_accounts=[organization.automation_account_id],
             )
             self.anomaly_detection = AnomalyDetection(
@@ -46,3 +50,21 @@ class FinOpsManagementStack(Stack):
             # Cost Explorer verifies at creation that it may publish: the topic policy goes first (the key policy
             # already does, through the topic's reference to its key).
             self.anomaly_detection.subscription.node.add_dependency(self.anomaly_topic.policy)
+
+        self.budget_topic: ServicePublishedTopic | None = None
+        if config.capabilities.budget_alerts.enabled:
+            # Platform teams create the budgets here (filtered by linked account or tag) and point their
+            # notifications at this topic; see docs/architecture.md.
+            self.budget_topic = ServicePublishedTopic(
+                self,
+                "BudgetAlertTopic",
+                topic_name=BUDGET_TOPIC_NAME,
+                publishers=[
+                    Publisher(
+                        "budgets.amazonaws.com",
+                        source_accounts=(management,),
+                        source_arn_like=self.format_arn(service="budgets", region="", account=management, resource="*"),
+                    )
+                ],
+                subscriber_accounts=[organization.automation_account_id],
+            )

@@ -27,11 +27,21 @@ def resource_name(name: str) -> str:
     return NAME_PREFIX + name.replace("_", "-")
 
 
-def cost_anomaly_topic_arn(scope: Stack, config: FinOpsConfig) -> str:
-    """The management account's anomaly topic, as seen from any stack (same partition)."""
+def management_topic_arn(scope: Stack, config: FinOpsConfig, topic_name: str) -> str:
+    """A topic the management stack owns, as seen from any stack (same partition)."""
     return scope.format_arn(
         service="sns",
         account=config.organization.management_account_id,
         region=ALERTS_REGION,
-        resource=COST_ANOMALY_TOPIC_NAME,
+        resource=topic_name,
     )
+
+
+def cost_anomaly_topic_arn(scope: Stack, config: FinOpsConfig) -> str:
+    """The management account's anomaly topic, which Cost Anomaly Detection publishes to."""
+    return management_topic_arn(scope, config, COST_ANOMALY_TOPIC_NAME)
+
+
+def budget_topic_arn(scope: Stack, config: FinOpsConfig) -> str:
+    """The management account's budget topic: AWS Budgets publishes only to topics in the budget's own account."""
+    return management_topic_arn(scope, config, BUDGET_TOPIC_NAME)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -10,13 +11,27 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 
+@dataclass(frozen=True)
+class Publisher:
+    """An AWS service that may publish to the topic, and on whose behalf.
+
+    ``service`` is the service principal (``costalerts.amazonaws.com``). It may publish only for resources in
+    ``source_accounts`` (``aws:SourceAccount``) and, when ``source_arn_like`` is set, only for resources whose ARN
+    matches it (``aws:SourceArn`` with ``ArnLike``). Both keys guard against the confused deputy.
+    """
+
+    service: str
+    source_accounts: tuple[str, ...]
+    source_arn_like: str | None = None
+
+
 class ServicePublishedTopic(Construct):
     """A KMS-encrypted topic whose policy lets the named service principals publish on behalf of given accounts.
 
-    ``publishers`` maps a service principal (``costalerts.amazonaws.com``) to the accounts whose resources may make it
-    publish (``aws:SourceAccount``). ``subscriber_accounts`` may subscribe from other accounts. Publishing without TLS
-    is denied (``enforce_ssl``). Exposes ``key``, ``topic`` and ``policy`` (the topic policy, for a resource that must
-    wait until the publishers are allowed).
+    Each of ``publishers`` gets the key use it needs and a publish statement pinned to its source accounts (and
+    source ARN). ``subscriber_accounts`` may subscribe from other accounts. Publishing without TLS is denied
+    (``enforce_ssl``). Exposes ``key``, ``topic`` and ``policy`` (the topic policy, for a resource that must wait
+    until the publishers are allowed).
     """
 
     def __init__(
@@ -25,7 +40,7 @@ class ServicePublishedTopic(Construct):
         construct_id: str,
         *,
         topic_name: str,
-        publishers: Mapping[str, Sequence[str]],
+        publishers: Sequence[Publisher],
         subscriber_accounts: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
@@ -38,13 +53,18 @@ class ServicePublishedTopic(Construct):
         )
         self.topic = sns.Topic(self, "Topic", topic_name=topic_name, master_key=self.key, enforce_ssl=True)
 
-        for service, accounts in sorted(publishers.items()):
-            principal = iam.ServicePrincipal(service)
+        for publisher in sorted(publishers, key=lambda p: p.service):
+            principal = iam.ServicePrincipal(publisher.service)
+            conditions: dict[str, dict[str, object]] = {
+                "StringEquals": {"aws:SourceAccount": sorted(set(publisher.source_accounts))}
+            }
+            if publisher.source_arn_like is not None:
+                conditions["ArnLike"] = {"aws:SourceArn": publisher.source_arn_like}
             # The service encrypts each message with the topic's key; SNS checks the publisher against the topic
             # policy below, which is where the source-account condition lives.
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
-                    sid=f"Allow{_sid(service)}ToUseTheKey",
+                    sid=f"Allow{_sid(publisher.service)}ToUseTheKey",
                     principals=[principal],
                     actions=["kms:GenerateDataKey*", "kms:Decrypt"],
                     resources=["*"],
@@ -52,11 +72,11 @@ class ServicePublishedTopic(Construct):
             )
             self.topic.add_to_resource_policy(
                 iam.PolicyStatement(
-                    sid=f"Allow{_sid(service)}ToPublish",
+                    sid=f"Allow{_sid(publisher.service)}ToPublish",
                     principals=[principal],
                     actions=["sns:Publish"],
                     resources=[self.topic.topic_arn],
-                    conditions={"StringEquals": {"aws:SourceAccount": sorted(set(accounts))}},
+                    conditions=conditions,
                 )
             )
         if subscriber_accounts:

@@ -220,7 +220,7 @@ def test_functions_read_and_write_both_tables_and_read_the_slack_secret(hub_temp
         arn = {"Fn::GetAtt": [table_id, "Arn"]}
         actions = {a for s in allowed if arn in as_list(s["Resource"]) for a in as_list(s["Action"])}
         assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= actions
-    secret = "arn:${AWS::Partition}:secretsmanager:us-east-1:222222222222:secret:finops/slack-??????"
+    secret = f"arn:${{AWS::Partition}}:secretsmanager:us-east-1:{HUB}:secret:finops/slack-??????"
     secret_actions = {a for s in allowed if s["Resource"] == secret for a in as_list(s["Action"])}
     assert "secretsmanager:GetSecretValue" in secret_actions
 
@@ -262,12 +262,17 @@ def test_audit_table_keeps_its_data_and_idempotency_table_expires_records(hub_te
         assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
 
 
+def subscriptions_and_permissions(hub_template: Template) -> tuple[list[Any], list[Any]]:
+    subscriptions = [flatten(s["Properties"]) for s in resources(hub_template, "AWS::SNS::Subscription").values()]
+    permissions = [flatten(p["Properties"]) for p in resources(hub_template, "AWS::Lambda::Permission").values()]
+    return subscriptions, permissions
+
+
 def test_anomaly_alerts_subscribes_to_the_management_topic_by_arn(hub_template: Template) -> None:
     function_id, _ = function(hub_template, "anomaly_alerts")
     topic_arn = f"arn:${{AWS::Partition}}:sns:us-east-1:{MANAGEMENT}:finops-cost-anomalies"
 
-    subscriptions = [flatten(s["Properties"]) for s in resources(hub_template, "AWS::SNS::Subscription").values()]
-    permissions = [flatten(p["Properties"]) for p in resources(hub_template, "AWS::Lambda::Permission").values()]
+    subscriptions, permissions = subscriptions_and_permissions(hub_template)
 
     assert {
         "Protocol": "lambda",
@@ -278,30 +283,26 @@ def test_anomaly_alerts_subscribes_to_the_management_topic_by_arn(hub_template: 
     assert any(p["Principal"] == "sns.amazonaws.com" and p["SourceArn"] == topic_arn for p in permissions)
 
 
-def test_budgets_may_publish_to_the_hub_topic_which_anomaly_alerts_subscribes_to(hub_template: Template) -> None:
+def test_anomaly_alerts_subscribes_to_the_management_accounts_budget_topic_by_arn(hub_template: Template) -> None:
+    # AWS Budgets cannot publish to a topic in another account: the topic lives with the budgets, in management
     function_id, _ = function(hub_template, "anomaly_alerts")
-    topic_id, _ = only(hub_template, "AWS::SNS::Topic", {"TopicName": "finops-budget-alerts"})
-    _, policy = only(hub_template, "AWS::SNS::TopicPolicy", {"Topics": [{"Ref": topic_id}]})
-    _, key = only(hub_template, "AWS::KMS::Key", {"Description": "Encrypts the SNS topic finops-budget-alerts"})
+    topic_arn = f"arn:${{AWS::Partition}}:sns:us-east-1:{MANAGEMENT}:finops-budget-alerts"
 
-    hub_template.has_resource_properties(
-        "AWS::SNS::Subscription",
-        {"Protocol": "lambda", "TopicArn": {"Ref": topic_id}, "Endpoint": {"Fn::GetAtt": [function_id, "Arn"]}},
-    )
-    allows = [s for s in statements(policy) if s["Effect"] == "Allow"]
-    assert [(s["Principal"], s["Action"], s["Condition"]) for s in allows] == [
-        (
-            {"Service": "budgets.amazonaws.com"},
-            "sns:Publish",
-            {"StringEquals": {"aws:SourceAccount": [MANAGEMENT, HUB]}},
-        )
-    ]
-    assert any(
-        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-        for s in statements(policy)
-    )
-    assert {"Service": "budgets.amazonaws.com"} in [s["Principal"] for s in statements(key, "KeyPolicy")]
-    assert key["Properties"]["EnableKeyRotation"] is True
+    subscriptions, permissions = subscriptions_and_permissions(hub_template)
+
+    assert {
+        "Protocol": "lambda",
+        "TopicArn": topic_arn,
+        "Endpoint": {"Fn::GetAtt": [function_id, "Arn"]},
+        "Region": "us-east-1",
+    } in subscriptions
+    assert any(p["Principal"] == "sns.amazonaws.com" and p["SourceArn"] == topic_arn for p in permissions)
+
+
+def test_the_hub_owns_no_topic_but_its_alarm_topic(hub_template: Template) -> None:
+    topics = resources(hub_template, "AWS::SNS::Topic")
+
+    assert [t["Properties"]["TopicName"] for t in topics.values()] == ["finops-alarms"]
 
 
 def test_cloudwatch_may_publish_alarms_to_the_encrypted_alarm_topic(hub_template: Template) -> None:

@@ -1,9 +1,12 @@
-"""FinOpsManagement: who may publish to and subscribe to the anomaly topic, what Cost Explorer watches, what the hub reads."""
+"""FinOpsManagement: who may publish to and subscribe to the anomaly and budget topics, what Cost Explorer watches,
+what the hub reads.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from aws_cdk import Token
@@ -18,14 +21,15 @@ pytestmark = pytest.mark.slow  # synthesizes the app (once per session)
 
 MANAGEMENT = "111111111111"
 HUB = "222222222222"
+TOPICS = ["finops-cost-anomalies", "finops-budget-alerts"]
 
 
 def test_the_shipped_config_names_the_accounts_these_tests_expect(config: FinOpsConfig) -> None:
     assert (config.organization.management_account_id, config.organization.automation_account_id) == (MANAGEMENT, HUB)
 
 
-def topic_policy(template: Template) -> list[dict[str, object]]:
-    topic_id, _ = only(template, "AWS::SNS::Topic", {"TopicName": "finops-cost-anomalies"})
+def topic_policy(template: Template, topic_name: str = "finops-cost-anomalies") -> list[dict[str, Any]]:
+    topic_id, _ = only(template, "AWS::SNS::Topic", {"TopicName": topic_name})
     _, policy = only(template, "AWS::SNS::TopicPolicy", {"Topics": [{"Ref": topic_id}]})
     return statements(policy)
 
@@ -49,8 +53,9 @@ def test_cost_anomaly_detection_may_publish_only_on_behalf_of_the_management_acc
     ]
 
 
-def test_publishing_without_tls_is_denied_to_everyone(management_template: Template) -> None:
-    denies = [s for s in topic_policy(management_template) if s["Effect"] == "Deny"]
+@pytest.mark.parametrize("topic_name", TOPICS)
+def test_publishing_without_tls_is_denied_to_everyone(management_template: Template, topic_name: str) -> None:
+    denies = [s for s in topic_policy(management_template, topic_name) if s["Effect"] == "Deny"]
 
     assert len(denies) == 1
     assert denies[0]["Principal"] == "*"
@@ -58,8 +63,9 @@ def test_publishing_without_tls_is_denied_to_everyone(management_template: Templ
     assert denies[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_only_the_hub_account_may_subscribe(management_template: Template) -> None:
-    subscribers = [s for s in topic_policy(management_template) if "sns:Subscribe" in as_list(s["Action"])]
+@pytest.mark.parametrize("topic_name", TOPICS)
+def test_only_the_hub_account_may_subscribe(management_template: Template, topic_name: str) -> None:
+    subscribers = [s for s in topic_policy(management_template, topic_name) if "sns:Subscribe" in as_list(s["Action"])]
 
     assert len(subscribers) == 1
     assert subscribers[0]["Effect"] == "Allow"
@@ -69,7 +75,9 @@ def test_only_the_hub_account_may_subscribe(management_template: Template) -> No
 def test_the_topic_is_encrypted_with_a_rotating_key_that_cost_anomaly_detection_may_use(
     management_template: Template,
 ) -> None:
-    key_id, key = only(management_template, "AWS::KMS::Key")
+    key_id, key = only(
+        management_template, "AWS::KMS::Key", {"Description": "Encrypts the SNS topic finops-cost-anomalies"}
+    )
     management_template.has_resource_properties(
         "AWS::SNS::Topic", {"TopicName": "finops-cost-anomalies", "KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
     )
@@ -87,6 +95,61 @@ def test_the_topic_is_encrypted_with_a_rotating_key_that_cost_anomaly_detection_
     ]
 
 
+def test_budgets_may_publish_only_for_the_management_accounts_own_budgets(management_template: Template) -> None:
+    # AWS Budgets publishes only to topics in the budget's account: organization-wide budgets live here, so the
+    # topic does too, and the confused-deputy keys pin both the account and the budgets ARN
+    publishers = [
+        s
+        for s in topic_policy(management_template, "finops-budget-alerts")
+        if s["Effect"] == "Allow" and "sns:Publish" in as_list(s["Action"])
+    ]
+
+    assert publishers == [
+        {
+            "Sid": "AllowBudgetsToPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "budgets.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": publishers[0]["Resource"],
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": [MANAGEMENT]},
+                "ArnLike": {"aws:SourceArn": f"arn:${{AWS::Partition}}:budgets::{MANAGEMENT}:*"},
+            },
+        }
+    ]
+
+
+def test_the_budget_topic_is_encrypted_with_a_rotating_key_that_budgets_may_use(
+    management_template: Template,
+) -> None:
+    key_id, key = only(
+        management_template, "AWS::KMS::Key", {"Description": "Encrypts the SNS topic finops-budget-alerts"}
+    )
+    management_template.has_resource_properties(
+        "AWS::SNS::Topic", {"TopicName": "finops-budget-alerts", "KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
+    )
+
+    assert key["Properties"]["EnableKeyRotation"] is True
+    service_statements = [s for s in statements(key, "KeyPolicy") if "Service" in s["Principal"]]
+    assert service_statements == [
+        {
+            "Sid": "AllowBudgetsToUseTheKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "budgets.amazonaws.com"},
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+        }
+    ]
+
+
+def test_with_budget_alerts_off_there_is_no_budget_topic(management_for: Callable[..., Template]) -> None:
+    template = management_for(capabilities={"budget_alerts": {"enabled": False}})
+
+    names = [t["Properties"]["TopicName"] for t in resources(template, "AWS::SNS::Topic").values()]
+
+    assert names == ["finops-cost-anomalies"]
+
+
 def test_one_dimensional_monitor_for_services_and_one_for_linked_accounts(management_template: Template) -> None:
     monitors = resources(management_template, "AWS::CE::AnomalyMonitor")
 
@@ -97,8 +160,8 @@ def test_one_dimensional_monitor_for_services_and_one_for_linked_accounts(manage
 
 
 def test_the_subscription_alerts_immediately_to_the_topic_on_every_monitor(management_template: Template) -> None:
-    topic_id, _ = only(management_template, "AWS::SNS::Topic")
-    policy_id, _ = only(management_template, "AWS::SNS::TopicPolicy")
+    topic_id, _ = only(management_template, "AWS::SNS::Topic", {"TopicName": "finops-cost-anomalies"})
+    policy_id, _ = only(management_template, "AWS::SNS::TopicPolicy", {"Topics": [{"Ref": topic_id}]})
     monitor_ids = sorted(resources(management_template, "AWS::CE::AnomalyMonitor"))
     _, subscription = only(management_template, "AWS::CE::AnomalySubscription")
 
@@ -139,10 +202,21 @@ def test_a_disabled_monitor_is_not_created_nor_subscribed(management_for: Callab
     )
 
 
-def test_with_anomaly_alerts_off_only_the_organizations_delegation_remains(
+def test_with_anomaly_alerts_off_there_is_no_cost_anomaly_detection_nor_its_topic(
     management_for: Callable[..., Template],
 ) -> None:
     template = management_for(capabilities={"anomaly_alerts": {"enabled": False}})
+
+    names = [t["Properties"]["TopicName"] for t in resources(template, "AWS::SNS::Topic").values()]
+
+    assert names == ["finops-budget-alerts"]
+    assert resources(template, "AWS::CE::AnomalyMonitor") == resources(template, "AWS::CE::AnomalySubscription") == {}
+
+
+def test_with_both_alert_capabilities_off_only_the_organizations_delegation_remains(
+    management_for: Callable[..., Template],
+) -> None:
+    template = management_for(capabilities={"anomaly_alerts": {"enabled": False}, "budget_alerts": {"enabled": False}})
 
     types = {r["Type"] for r in template.to_json()["Resources"].values()}
 
