@@ -34,7 +34,8 @@ class FinOpsHubStack(Stack):
 
     ``anomaly_alerts`` is subscribed to the management account's anomaly and budget topics (by ARN: no
     cross-account stack references); it posts to Slack and parks undeliverable messages on the Slack retry queue,
-    which ``slack_redrive`` drains. Alarms go to ``finops-alarms``. Exposes the constructs.
+    which ``slack_redrive`` drains. Both functions append to the audit table and keep Powertools idempotency
+    records, with exactly the table actions that needs. Alarms go to ``finops-alarms``. Exposes the constructs.
     """
 
     def __init__(
@@ -104,6 +105,6 @@ class FinOpsHubStack(Stack):
                 budget_topic.add_subscription(subscriptions.LambdaSubscription(self.anomaly_alerts.function))
 
         for hub_function in functions:
-            self.state.audit_table.grant_read_write_data(hub_function.function)
-            self.state.idempotency_table.grant_read_write_data(hub_function.function)
+            self.state.grant_audit_append(hub_function.function)
+            self.state.grant_idempotency(hub_function.function)
             self.slack_secret.grant_read(hub_function.function)

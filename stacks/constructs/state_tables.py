@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from constructs import Construct
+
+# The runtime's only call on the audit table: PutItem with ConditionExpression attribute_not_exists(pk)
+# (finops.services.audit.AuditTrail). No GetItem, Query, Scan, UpdateItem or DeleteItem: a function that writes the
+# trail cannot read it back, rewrite it or delete from it.
+AUDIT_APPEND_ACTIONS: tuple[str, ...] = ("dynamodb:PutItem",)
+# What Powertools idempotency's DynamoDBPersistenceLayer calls: read a record, claim a key (conditional put), save
+# the result, and drop the claim when the function fails so a retry may run.
+IDEMPOTENCY_ACTIONS: tuple[str, ...] = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+)
 
 
 class StateTables(Construct):
     """Exposes ``audit_table`` (pk ``pk``/sk ``sk``, kept on stack deletion) and ``idempotency_table`` (``id``, TTL).
 
-    Both are on-demand, AWS-managed encryption (no key grants to hand out) and point-in-time recovery.
+    Both are on-demand, AWS-managed encryption (no key grants to hand out) and point-in-time recovery. Grant access
+    with :meth:`grant_audit_append` and :meth:`grant_idempotency`, which give exactly what the runtime calls.
     """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
@@ -38,3 +53,15 @@ class StateTables(Construct):
             point_in_time_recovery_specification=recovery,
             removal_policy=RemovalPolicy.DESTROY,
         )
+
+    def grant_audit_append(self, grantee: iam.IGrantable) -> iam.Grant:
+        """:data:`AUDIT_APPEND_ACTIONS` on the audit table: append records, nothing else.
+
+        IAM cannot require the condition expression, so a caller that omitted it could overwrite a record with the
+        same key; the runtime always sends it, and every key carries the time, the run id and a sequence number.
+        """
+        return self.audit_table.grant(grantee, *AUDIT_APPEND_ACTIONS)
+
+    def grant_idempotency(self, grantee: iam.IGrantable) -> iam.Grant:
+        """:data:`IDEMPOTENCY_ACTIONS` on the idempotency table."""
+        return self.idempotency_table.grant(grantee, *IDEMPOTENCY_ACTIONS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -211,15 +212,45 @@ def test_anomaly_alerts_declares_the_organizations_reads_it_makes() -> None:
     }
 
 
-@pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_functions_read_and_write_both_tables_and_read_the_slack_secret(hub_template: Template, name: str) -> None:
-    allowed = policy_statements_of(hub_template, name)
-    tables = resources(hub_template, "AWS::DynamoDB::Table")
+def actions_on(hub_template: Template, name: str, logical_id: str) -> set[str]:
+    """Every action the function's role may take on a resource whose ARN names ``logical_id`` (table, index...)."""
+    return {
+        action
+        for statement in policy_statements_of(hub_template, name)
+        if logical_id in json.dumps(statement["Resource"])
+        for action in as_list(statement["Action"])
+    }
 
-    for table_id in tables:
-        arn = {"Fn::GetAtt": [table_id, "Arn"]}
-        actions = {a for s in allowed if arn in as_list(s["Resource"]) for a in as_list(s["Action"])}
-        assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= actions
+
+def table_id(hub_template: Template, partition_key: str) -> str:
+    key = Match.array_with([{"AttributeName": partition_key, "KeyType": "HASH"}])
+    return only(hub_template, "AWS::DynamoDB::Table", {"KeySchema": key})[0]
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_functions_may_only_append_to_the_audit_trail(hub_template: Template, name: str) -> None:
+    # Given the audit table, which the runtime only ever writes with a conditional PutItem
+    audit = table_id(hub_template, "pk")
+
+    # Then that is all a function may do there: no read, update, delete or scan could rewrite the trail
+    assert actions_on(hub_template, name, audit) == {"dynamodb:PutItem"}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_functions_get_exactly_what_powertools_idempotency_calls(hub_template: Template, name: str) -> None:
+    idempotency = table_id(hub_template, "id")
+
+    assert actions_on(hub_template, name, idempotency) == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_functions_read_the_slack_secret(hub_template: Template, name: str) -> None:
+    allowed = policy_statements_of(hub_template, name)
     secret = f"arn:${{AWS::Partition}}:secretsmanager:us-east-1:{HUB}:secret:finops/slack-??????"
     secret_actions = {a for s in allowed if s["Resource"] == secret for a in as_list(s["Action"])}
     assert "secretsmanager:GetSecretValue" in secret_actions
