@@ -146,6 +146,11 @@ class Demo:
                 f"delivered to {sink.posts[-1].channel}"
             )
 
+            self.title("The bot was removed from #payments-oncall: the alert goes to the default channel at once")
+            sink.refuse_channel("#payments-oncall", "not_in_channel")
+            self.result(hub.invoke("anomaly_alerts", with_anomaly_id(event("anomaly_sns"), "demo-bot-removed")))
+            self.show(sink.posts[-1])
+
             self.title("A message that is not an alert (a misconfigured topic)")
             bad = hub.invoke("anomaly_alerts", event("invalid_not_json_sns"))
             self.result(bad)

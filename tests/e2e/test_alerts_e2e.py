@@ -218,10 +218,7 @@ def test_a_channel_that_refuses_for_good_hands_the_alert_to_the_default_channel(
 
     [post] = sink.posts  # at once, not after hours on the retry queue
     assert post.channel == "#finops-alerts"
-    assert (
-        f"Meant for #payments-oncall, which refused it: chat.postMessage to #payments-oncall failed: HTTP 200 {error}"
-        in readable(post)
-    )
+    assert f"Meant for #payments-oncall, which refused it: Slack refused #payments-oncall: {error}" in readable(post)
     assert "$1,430.00" in readable(post)
     assert hub.queue_depth(hub.retry_queue_url) == 0
     assert "posted to #finops-alerts (critical, team payments); redirected: " in run.result["acted"][0]["reason"]

@@ -23,5 +23,10 @@ def test_demo_runs_every_capability_and_reports_what_happened(config):
     assert "Slack saw 2 requests [429, 200]" in text
     assert "Slack back, redrive: queue depth 0, delivered to #payments-oncall" in text
     assert "on-failure queue finops-anomaly-alerts-failures holds 1 event(s)" in text
-    assert "Slack sink received 7 messages" in text
-    assert "Audit trail (finops-audit, 8 records)" in text
+    assert (
+        "posted to #finops-alerts (critical, team payments); redirected: Slack refused #payments-oncall: "
+        "not_in_channel (invite the bot to the channel)" in text
+    )
+    assert ":warning: Meant for #payments-oncall, which refused it" in text
+    assert "Slack sink received 8 messages" in text
+    assert "Audit trail (finops-audit, 9 records)" in text

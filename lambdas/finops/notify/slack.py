@@ -59,6 +59,26 @@ CREDENTIAL_ERRORS = frozenset(
 )
 
 
+# What the person fixing it should do, for the refusals that need a person.
+HINTS = {
+    "not_in_channel": "invite the bot to the channel",
+    "channel_not_found": "no such channel, or a private one the bot is not in; check notifications.teams",
+    "is_archived": "the channel is archived; route the team elsewhere in notifications.teams",
+    "channel_is_archived": "the channel is archived; route the team elsewhere in notifications.teams",
+    "invalid_auth": "the bot token in the Slack secret is not valid",
+    "token_revoked": "the bot token in the Slack secret was revoked",
+    "invalid_token": "the webhook URL in the Slack secret was revoked",
+    "missing_scope": "the Slack app needs the chat:write scope",
+}
+
+
+def _refusal(channel: str, status: int | None, error: str) -> str:
+    if not error and status is not None and (status >= 500 or status == 429):
+        return f"Slack did not take the message for {channel}: HTTP {status}"
+    hint = HINTS.get(error)
+    return f"Slack refused {channel}: {error or f'HTTP {status}'}" + (f" ({hint})" if hint else "")
+
+
 def failure_scope(status: int | None, error: str) -> FailureScope:
     """Classify Slack's answer: by its error code first, then by the HTTP status webhooks use."""
     if error in CHANNEL_ERRORS or (not error and status in (404, 410)):
@@ -183,10 +203,11 @@ class SlackTransport:
             raise DeliveryError(f"webhook for {message.channel} unreachable: {exc}") from exc
         if response.status_code != 200:
             body = (response.body or "").strip()[:200]
+            error = body if body and " " not in body else ""  # Slack's webhook errors are one snake_case word
             raise DeliveryError(
-                f"webhook for {message.channel} answered HTTP {response.status_code}: {body}",
+                f"{_refusal(message.channel, response.status_code, error)} (webhook, HTTP {response.status_code})",
                 retry_after=_retry_after(dict(response.headers or {})),
-                scope=failure_scope(response.status_code, body if " " not in body else ""),
+                scope=failure_scope(response.status_code, error),
             )
 
     def _post_api(self, token: str, message: SlackMessage) -> None:
@@ -200,7 +221,7 @@ class SlackTransport:
             response = exc.response
             error = str(response.get("error", "")) if isinstance(response.data, dict) else ""
             raise DeliveryError(
-                f"chat.postMessage to {message.channel} failed: HTTP {response.status_code} {error}".rstrip(),
+                _refusal(message.channel, response.status_code, error),
                 retry_after=_retry_after(dict(response.headers or {})),
                 scope=failure_scope(response.status_code, error),
             ) from exc
