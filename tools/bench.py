@@ -44,7 +44,7 @@ def enumeration(config: FinOpsConfig, sizes: tuple[int, ...]) -> list[dict[str, 
 
 def alert_cost(config: FinOpsConfig) -> dict[str, Any]:
     """AWS calls and Slack requests for one alert, for a redelivery, and for a 10-message redrive during an outage."""
-    from tests.conftest import load_event
+    from tools.demo import event as load_event
     from tools.demo import with_anomaly_id
     from tools.local_hub import LocalHub
     from tools.sim.estate import simulated_aws
