@@ -12,9 +12,11 @@ import pytest
 from aws_cdk import Token
 from aws_cdk.assertions import Template
 
+from finops.aws.organizations import DIRECTORY_PERMISSIONS, TARGET_PERMISSIONS
 from finops.models.config import FinOpsConfig
 from stacks import FinOpsStacks
-from stacks.constructs.organizations_delegation import READ_ACTIONS
+from stacks.constructs import organizations_delegation
+from stacks.constructs.lambda_function import HANDLERS, handler_permissions
 from tests.stacks.template_helpers import as_list, only, resources, statements
 
 pytestmark = pytest.mark.slow  # synthesizes the app (once per session)
@@ -223,25 +225,46 @@ def test_with_both_alert_capabilities_off_only_the_organizations_delegation_rema
     assert types == {"AWS::Organizations::ResourcePolicy"}
 
 
-def test_the_hub_account_may_only_read_the_organization(management_template: Template) -> None:
-    _, policy = only(management_template, "AWS::Organizations::ResourcePolicy")
-
+def delegated(template: Template) -> dict[str, Any]:
+    _, policy = only(template, "AWS::Organizations::ResourcePolicy")
     (statement,) = policy["Properties"]["Content"]["Statement"]
+    return dict(statement)
+
+
+def test_the_hub_account_is_delegated_exactly_the_reads_the_runtime_declares(management_template: Template) -> None:
+    statement = delegated(management_template)
 
     assert statement["Effect"] == "Allow"
     assert statement["Principal"] == {"AWS": HUB}
-    assert sorted(statement["Action"]) == sorted(READ_ACTIONS)
-    assert all(action.split(":")[1].startswith(("Describe", "List")) for action in statement["Action"])
-    assert {
+    assert statement["Resource"] == "*"
+    # one source of truth: the actions declared next to the calls in finops.aws.organizations
+    assert set(statement["Action"]) == set(DIRECTORY_PERMISSIONS) | set(TARGET_PERMISSIONS)
+    assert len(statement["Action"]) == len(set(statement["Action"]))
+    # which today are these, the OU walk of target_ous included
+    assert set(statement["Action"]) == {
         "organizations:DescribeAccount",
+        "organizations:ListTagsForResource",
         "organizations:ListAccounts",
         "organizations:ListAccountsForParent",
-        "organizations:ListChildren",
-        "organizations:ListParents",
-        "organizations:ListTagsForResource",
-        "organizations:DescribeOrganizationalUnit",
-        "organizations:DescribeOrganization",
-    } == set(statement["Action"])
+        "organizations:ListOrganizationalUnitsForParent",
+    }
+
+
+def test_every_organizations_action_a_hub_function_may_call_is_delegated(management_template: Template) -> None:
+    delegated_actions = set(delegated(management_template)["Action"])
+
+    for name in HANDLERS:
+        needed = {a for a in handler_permissions(name) if a.startswith("organizations:")}
+        assert needed <= delegated_actions, name
+
+
+def test_a_declared_organizations_write_stops_the_synth(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        organizations_delegation, "TARGET_PERMISSIONS", (*TARGET_PERMISSIONS, "organizations:MoveAccount")
+    )
+
+    with pytest.raises(ValueError, match="read-only; the runtime declares \\['organizations:MoveAccount'\\]"):
+        organizations_delegation.delegated_actions()
 
 
 def test_stacks_are_pinned_to_their_accounts_in_us_east_1_and_the_member_stack_to_none(stacks: FinOpsStacks) -> None:
