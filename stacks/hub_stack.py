@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -20,6 +20,10 @@ from stacks.constructs.service_topic import Publisher, ServicePublishedTopic
 from stacks.constructs.slack_retry_queue import SlackRetryQueue
 from stacks.constructs.state_tables import StateTables
 from stacks.naming import ALARM_TOPIC_NAME, budget_topic_arn, cost_anomaly_topic_arn
+
+# slack_redrive stops a batch at the first Slack failure and checks the time left; the Slack retry queue's
+# visibility timeout is at least six times this (SlackRetryQueue checks).
+SLACK_REDRIVE_TIMEOUT = Duration.seconds(120)
 
 
 def settings_environment(values: dict[str, str]) -> dict[str, str]:
@@ -52,7 +56,9 @@ class FinOpsHubStack(Stack):
             publishers=[Publisher("cloudwatch.amazonaws.com", source_accounts=(organization.automation_account_id,))],
         )
         self.state = StateTables(self, "State")
-        self.slack_retry = SlackRetryQueue(self, "SlackRetry", alarm_topic=self.alarms.topic)
+        self.slack_retry = SlackRetryQueue(
+            self, "SlackRetry", alarm_topic=self.alarms.topic, consumer_timeout=SLACK_REDRIVE_TIMEOUT
+        )
         self.slack_secret = secretsmanager.Secret.from_secret_name_v2(
             self, "SlackSecret", config.notifications.slack.secret_name
         )
@@ -77,6 +83,7 @@ class FinOpsHubStack(Stack):
             environment=environment,
             layers=layers,
             alarm_topic=self.alarms.topic,
+            timeout=SLACK_REDRIVE_TIMEOUT,
         )
         self.slack_redrive.function.add_event_source(
             event_sources.SqsEventSource(self.slack_retry.queue, batch_size=10, report_batch_item_failures=True)

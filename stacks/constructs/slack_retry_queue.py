@@ -9,15 +9,34 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-# Each receive is one redelivery attempt by slack_redrive; 50 attempts five minutes apart is about four hours.
+# A message that failed becomes visible again after the visibility timeout, so this is also the pause between two
+# attempts. AWS recommends at least six times the consuming function's timeout for an SQS event source.
+VISIBILITY_TIMEOUT = Duration.minutes(15)
+VISIBILITY_PER_CONSUMER_TIMEOUT = 6
+# Each receive is one redelivery attempt by slack_redrive; 50 attempts 15 minutes apart is about twelve hours.
 MAX_RECEIVE_COUNT = 50
+# A message still waiting after this long has failed at least one redelivery: someone should look.
+DELAYED_AGE = Duration.minutes(15)
 
 
 class SlackRetryQueue(Construct):
-    """Exposes ``queue`` (5-minute visibility), ``dead_letter_queue`` (14 days), ``dead_letter_alarm`` (depth > 0)."""
+    """Exposes ``queue`` (15-minute visibility), ``dead_letter_queue`` (14 days) and two alarms to ``alarm_topic``:
+    ``delayed_alarm`` (oldest message at least 15 minutes old for two 5-minute periods) and ``dead_letter_alarm``
+    (DLQ depth > 0).
 
-    def __init__(self, scope: Construct, construct_id: str, *, alarm_topic: sns.ITopic) -> None:
+    ``consumer_timeout`` is the timeout of the function the queue feeds; a timeout too long for the visibility
+    timeout (more than a sixth of it) raises ``ValueError``, because a batch still running would be delivered twice.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, alarm_topic: sns.ITopic, consumer_timeout: Duration
+    ) -> None:
         super().__init__(scope, construct_id)
+        if consumer_timeout.to_seconds() * VISIBILITY_PER_CONSUMER_TIMEOUT > VISIBILITY_TIMEOUT.to_seconds():
+            raise ValueError(
+                f"the Slack retry queue's visibility timeout ({VISIBILITY_TIMEOUT.to_seconds()} s) must be at least "
+                f"{VISIBILITY_PER_CONSUMER_TIMEOUT}x its consumer's timeout ({consumer_timeout.to_seconds()} s)"
+            )
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
@@ -32,9 +51,24 @@ class SlackRetryQueue(Construct):
             queue_name="finops-slack-retry",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            visibility_timeout=Duration.minutes(5),
+            visibility_timeout=VISIBILITY_TIMEOUT,
             retention_period=Duration.days(4),
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT),
+        )
+        self.delayed_alarm = cloudwatch.Alarm(
+            self,
+            "DelayedAlarm",
+            alarm_name="finops-slack-retry-delayed",
+            alarm_description=(
+                "Slack alerts are queued and not being delivered: Slack outage, revoked token, or bot not in a "
+                "channel; see finops-slack-redrive logs. The messages wait in finops-slack-retry and are retried "
+                f"every {VISIBILITY_TIMEOUT.to_minutes()} minutes until the cause is fixed."
+            ),
+            metric=self.queue.metric_approximate_age_of_oldest_message(period=Duration.minutes(5), statistic="Maximum"),
+            threshold=DELAYED_AGE.to_seconds(),
+            evaluation_periods=2,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.dead_letter_alarm = cloudwatch.Alarm(
             self,
@@ -51,4 +85,6 @@ class SlackRetryQueue(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.dead_letter_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+        alarm_action = cloudwatch_actions.SnsAction(alarm_topic)
+        for alarm in (self.delayed_alarm, self.dead_letter_alarm):
+            alarm.add_alarm_action(alarm_action)

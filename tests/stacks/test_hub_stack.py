@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import Stage
+from aws_cdk import App, Duration, Stack, Stage
+from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
 from finops.models.config import FinOpsConfig, load_config
@@ -15,6 +16,7 @@ from finops.settings import Settings
 from stacks import FinOpsStacks
 from stacks.constructs.lambda_function import HANDLERS, handler_permissions
 from stacks.constructs.layers import CONFIG_PATH, config_json
+from stacks.constructs.slack_retry_queue import SlackRetryQueue
 from tests.stacks.template_helpers import as_list, flatten, only, resources, statements
 
 pytestmark = pytest.mark.slow  # synthesizes the app (once per session)
@@ -134,7 +136,6 @@ def test_the_slack_retry_queue_redrives_to_a_dead_letter_queue_after_50_receives
     dlq_id, dlq = only(hub_template, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry-dlq"})
     _, queue = only(hub_template, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})
 
-    assert queue["Properties"]["VisibilityTimeout"] == 300
     assert queue["Properties"]["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
         "maxReceiveCount": 50,
@@ -177,6 +178,47 @@ def test_slack_redrive_drains_the_retry_queue_reporting_partial_batch_failures(h
             "BatchSize": 10,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
         },
+    )
+
+
+def test_the_retry_queue_hides_a_batch_for_six_times_slack_redrives_timeout(hub_template: Template) -> None:
+    # AWS: an SQS event source's visibility timeout should be at least six times the function's timeout, or a batch
+    # still being posted becomes visible again and is posted twice
+    _, redrive = function(hub_template, "slack_redrive")
+    _, queue = only(hub_template, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})
+
+    timeout = redrive["Properties"]["Timeout"]
+    visibility = queue["Properties"]["VisibilityTimeout"]
+
+    assert (timeout, visibility) == (120, 900)
+    assert visibility >= 6 * timeout
+
+
+def test_the_retry_queue_refuses_a_consumer_timeout_longer_than_a_sixth_of_its_visibility() -> None:
+    stack = Stack(App(), "Scratch")
+    topic = sns.Topic(stack, "Alarms")
+
+    with pytest.raises(ValueError, match=r"at least 6x its consumer's timeout \(151 s\)"):
+        SlackRetryQueue(stack, "SlackRetry", alarm_topic=topic, consumer_timeout=Duration.seconds(151))
+
+
+def test_queued_slack_alerts_older_than_15_minutes_page_on_call(hub_template: Template) -> None:
+    queue_id, _ = only(hub_template, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})
+    _, alarm = only(hub_template, "AWS::CloudWatch::Alarm", {"MetricName": "ApproximateAgeOfOldestMessage"})
+    properties = alarm["Properties"]
+
+    assert properties["Namespace"] == "AWS/SQS"
+    assert properties["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    assert (properties["Statistic"], properties["Period"]) == ("Maximum", 300)
+    assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert (properties["Threshold"], properties["EvaluationPeriods"]) == (900, 2)
+    assert properties["TreatMissingData"] == "notBreaching"
+    assert properties["AlarmActions"] == [ref(hub_template, "AWS::SNS::Topic", {"TopicName": "finops-alarms"})]
+    # the on-call engineer reads this first: what is wrong, the likely causes, where to look
+    description = properties["AlarmDescription"]
+    assert description.startswith(
+        "Slack alerts are queued and not being delivered: Slack outage, revoked token, or bot not in a channel; "
+        "see finops-slack-redrive logs."
     )
 
 
