@@ -50,7 +50,7 @@ class AuditRecord:
         return item
 
 
-# IAM for the trail is a CDK grant on the table (grant_write_data), not a PERMISSIONS entry.
+# IAM for the trail is a CDK grant on the table (StateTables.grant_audit_append: PutItem only), not PERMISSIONS.
 class AuditTrail:
     def __init__(self, dynamodb: Any, table_name: str) -> None:
         self._ddb = dynamodb
