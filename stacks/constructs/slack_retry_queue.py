@@ -17,12 +17,16 @@ VISIBILITY_PER_CONSUMER_TIMEOUT = 6
 MAX_RECEIVE_COUNT = 50
 # A message still waiting after this long has failed at least one redelivery: someone should look.
 DELAYED_AGE = Duration.minutes(15)
+# SQS leaves a message received three or more times out of ApproximateAgeOfOldestMessage, so in a long outage that
+# alarm can clear while alerts still wait. Queue depth has no such blind spot: a backlog that lasts this long means
+# redelivery keeps failing.
+BACKLOG_PERIODS = 6  # of 5 minutes: two full visibility cycles
 
 
 class SlackRetryQueue(Construct):
-    """Exposes ``queue`` (15-minute visibility), ``dead_letter_queue`` (14 days) and two alarms to ``alarm_topic``:
-    ``delayed_alarm`` (oldest message at least 15 minutes old for two 5-minute periods) and ``dead_letter_alarm``
-    (DLQ depth > 0).
+    """Exposes ``queue`` (15-minute visibility), ``dead_letter_queue`` (14 days) and three alarms to
+    ``alarm_topic``: ``delayed_alarm`` (oldest message at least 15 minutes old for two 5-minute periods),
+    ``backlog_alarm`` (messages waiting or in flight for 30 minutes) and ``dead_letter_alarm`` (DLQ depth > 0).
 
     ``consumer_timeout`` is the timeout of the function the queue feeds; a timeout too long for the visibility
     timeout (more than a sixth of it) raises ``ValueError``, because a batch still running would be delivered twice.
@@ -70,6 +74,33 @@ class SlackRetryQueue(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        five_minutes = Duration.minutes(5)
+        self.backlog_alarm = cloudwatch.Alarm(
+            self,
+            "BacklogAlarm",
+            alarm_name="finops-slack-retry-backlog",
+            alarm_description=(
+                "Slack alerts have waited in finops-slack-retry for 30 minutes: redelivery keeps failing (Slack "
+                "outage, revoked token, bot not in a channel); see finops-slack-redrive logs."
+            ),
+            metric=cloudwatch.MathExpression(
+                expression="visible + in_flight",
+                using_metrics={
+                    "visible": self.queue.metric_approximate_number_of_messages_visible(
+                        period=five_minutes, statistic="Minimum"
+                    ),
+                    "in_flight": self.queue.metric_approximate_number_of_messages_not_visible(
+                        period=five_minutes, statistic="Minimum"
+                    ),
+                },
+                period=five_minutes,
+                label="Slack messages waiting or being retried",
+            ),
+            threshold=1,
+            evaluation_periods=BACKLOG_PERIODS,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
         self.dead_letter_alarm = cloudwatch.Alarm(
             self,
             "DeadLetterAlarm",
@@ -86,5 +117,5 @@ class SlackRetryQueue(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         alarm_action = cloudwatch_actions.SnsAction(alarm_topic)
-        for alarm in (self.delayed_alarm, self.dead_letter_alarm):
+        for alarm in (self.delayed_alarm, self.backlog_alarm, self.dead_letter_alarm):
             alarm.add_alarm_action(alarm_action)

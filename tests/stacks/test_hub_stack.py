@@ -222,6 +222,27 @@ def test_queued_slack_alerts_older_than_15_minutes_page_on_call(hub_template: Te
     )
 
 
+def test_a_lasting_backlog_pages_on_call_even_when_the_age_metric_goes_blind(hub_template: Template) -> None:
+    # Given the backlog alarm (the age metric skips messages received three times or more)
+    _, alarm = only(hub_template, "AWS::CloudWatch::Alarm", {"AlarmName": "finops-slack-retry-backlog"})
+    properties = alarm["Properties"]
+
+    # Then it sums waiting and in-flight messages of the retry queue over six 5-minute periods
+    queue_id, _ = only(hub_template, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})
+    metrics = {m["Id"]: m for m in properties["Metrics"]}
+    assert metrics["expr_1"]["Expression"] == "visible + in_flight"
+    for metric_id, name in (
+        ("visible", "ApproximateNumberOfMessagesVisible"),
+        ("in_flight", "ApproximateNumberOfMessagesNotVisible"),
+    ):
+        stat = metrics[metric_id]["MetricStat"]
+        assert stat["Metric"]["MetricName"] == name
+        assert stat["Metric"]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+        assert (stat["Stat"], stat["Period"]) == ("Minimum", 300)
+    assert (properties["Threshold"], properties["EvaluationPeriods"]) == (1, 6)
+    assert properties["AlarmActions"] == [ref(hub_template, "AWS::SNS::Topic", {"TopicName": "finops-alarms"})]
+
+
 def policy_statements_of(hub_template: Template, name: str) -> list[dict[str, Any]]:
     """Every statement of every identity policy attached to the function's role."""
     role = {"Ref": role_id(hub_template, name)}
