@@ -362,25 +362,11 @@ def subscriptions_and_permissions(hub_template: Template) -> tuple[list[Any], li
     return subscriptions, permissions
 
 
-def test_anomaly_alerts_subscribes_to_the_management_topic_by_arn(hub_template: Template) -> None:
+# AWS Budgets cannot publish to a topic in another account: the budget topic lives with the budgets, in management.
+@pytest.mark.parametrize("topic", ["finops-cost-anomalies", "finops-budget-alerts"])
+def test_anomaly_alerts_subscribes_to_the_management_accounts_topics_by_arn(hub_template: Template, topic: str) -> None:
     function_id, _ = function(hub_template, "anomaly_alerts")
-    topic_arn = f"arn:${{AWS::Partition}}:sns:us-east-1:{MANAGEMENT}:finops-cost-anomalies"
-
-    subscriptions, permissions = subscriptions_and_permissions(hub_template)
-
-    assert {
-        "Protocol": "lambda",
-        "TopicArn": topic_arn,
-        "Endpoint": {"Fn::GetAtt": [function_id, "Arn"]},
-        "Region": "us-east-1",
-    } in subscriptions
-    assert any(p["Principal"] == "sns.amazonaws.com" and p["SourceArn"] == topic_arn for p in permissions)
-
-
-def test_anomaly_alerts_subscribes_to_the_management_accounts_budget_topic_by_arn(hub_template: Template) -> None:
-    # AWS Budgets cannot publish to a topic in another account: the topic lives with the budgets, in management
-    function_id, _ = function(hub_template, "anomaly_alerts")
-    topic_arn = f"arn:${{AWS::Partition}}:sns:us-east-1:{MANAGEMENT}:finops-budget-alerts"
+    topic_arn = f"arn:${{AWS::Partition}}:sns:us-east-1:{MANAGEMENT}:{topic}"
 
     subscriptions, permissions = subscriptions_and_permissions(hub_template)
 

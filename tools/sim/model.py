@@ -16,10 +16,9 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from finops.models.problems import ProblemsError, problems
+from finops.models.problems import ProblemsError, problems, read_data
 
 DEFAULT_ESTATE_PATH = Path(__file__).with_name("default_estate.yaml")
 
@@ -297,16 +296,7 @@ def parse_estate(data: object, *, source: str) -> Estate:
 
 def load_estate(path: str | Path) -> Estate:
     """Read and validate an estate file; errors name the file and each bad key path."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise EstateError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise EstateError(str(path), [f"not valid YAML: {exc}"]) from None
-    return parse_estate(data, source=str(path))
+    return parse_estate(read_data(path, EstateError), source=str(path))
 
 
 @cache

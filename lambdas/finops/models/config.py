@@ -6,16 +6,14 @@ cold start, so a bad file fails the same way everywhere: with the key path and w
 
 from __future__ import annotations
 
-import json
 import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from finops.models.problems import ProblemsError, problems
+from finops.models.problems import ProblemsError, problems, read_data
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="a 12-digit AWS account id, quoted in YAML")]
 Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="an AWS region name")]
@@ -230,13 +228,4 @@ def parse_config(data: object, *, source: str) -> FinOpsConfig:
 
 def load_config(path: str | Path) -> FinOpsConfig:
     """Read ``finops.yaml`` (or the JSON form the Lambdas get) and validate it."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ConfigError(str(path), [f"not valid YAML/JSON: {exc}"]) from None
-    return parse_config(data, source=str(path))
+    return parse_config(read_data(path, ConfigError), source=str(path))

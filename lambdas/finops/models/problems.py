@@ -5,8 +5,11 @@ Shared by the config (``finops.yaml``) and the simulator's estate file, so both 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 
@@ -19,6 +22,19 @@ class ProblemsError(ValueError):
         self.source = source
         self.problems = problems
         super().__init__(f"{source} is not a valid {self.what}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def read_data(path: str | Path, error: type[ProblemsError]) -> object:
+    """A YAML (or, by its suffix, JSON) file's data; unreadable or unparsable files raise ``error`` naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise error(str(path), [f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"]) from None
 
 
 def format_location(loc: tuple[int | str, ...]) -> str:

@@ -92,7 +92,7 @@ def test_every_problem_is_listed_at_once():
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("organization: [unclosed", "not valid YAML/JSON"), ("- just\n- a list\n", "expected a mapping of sections")],
+    [("organization: [unclosed", "not valid YAML"), ("- just\n- a list\n", "expected a mapping of sections")],
 )
 def test_unreadable_files(tmp_path, text, message):
     path = tmp_path / "finops.yaml"
