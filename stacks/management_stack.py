@@ -11,11 +11,11 @@ from finops.models.config import FinOpsConfig
 from stacks.constructs.anomaly_detection import AnomalyDetection
 from stacks.constructs.organizations_delegation import OrganizationsReadDelegation
 from stacks.constructs.service_topic import Publisher, ServicePublishedTopic
-from stacks.naming import BUDGET_TOPIC_NAME, COST_ANOMALY_TOPIC_NAME
+from stacks.naming import BUDGET_TOPIC_NAME, COST_ANOMALY_TOPIC_NAME, NAME_PREFIX
 
 
 class FinOpsManagementStack(Stack):
-    """The Organizations read delegation to the hub and the topics the billing services publish to.
+    """The Organizations read delegation to the hub's ``finops-*`` roles and the topics the billing services publish to.
 
     When anomaly alerts are on: Cost Anomaly Detection and ``finops-cost-anomalies``; the topic policy admits
     costalerts only on behalf of this account. When budget alerts are on: ``finops-budget-alerts``, which admits
@@ -30,7 +30,10 @@ class FinOpsManagementStack(Stack):
         organization = config.organization
         management = organization.management_account_id
         self.delegation = OrganizationsReadDelegation(
-            self, "OrganizationsReadDelegation", reader_account_id=organization.automation_account_id
+            self,
+            "OrganizationsReadDelegation",
+            reader_account_id=organization.automation_account_id,
+            reader_role_prefix=NAME_PREFIX,
         )
 
         anomaly = config.capabilities.anomaly_alerts

@@ -1,39 +1,49 @@
-"""The Organizations resource policy that lets the hub read accounts, OUs and their tags directly."""
+"""The Organizations resource policy that lets the hub's functions read accounts, OUs and their tags directly."""
 
 from __future__ import annotations
 
+from aws_cdk import Stack
 from aws_cdk import aws_organizations as organizations
 from constructs import Construct
 
-from finops.aws.organizations import DIRECTORY_PERMISSIONS, TARGET_PERMISSIONS
+from finops.handlers import HANDLERS
+from stacks.constructs.lambda_function import handler_permissions
 
 READ_ONLY_PREFIXES = ("organizations:Describe", "organizations:List")
 
 
 def delegated_actions() -> tuple[str, ...]:
-    """Exactly the Organizations actions the runtime declares next to its calls (account names and owner tags for
-    routing alerts; the accounts and OUs a run targets), sorted.
+    """Exactly the ``organizations:*`` actions the hub's handlers declare in their ``PERMISSIONS``, sorted.
 
-    Read-only, always: a capability that needs a write action runs in the management account instead, so a
+    Today that is the account lookup of ``anomaly_alerts`` (name and owner tags for routing alerts). A handler that
+    later declares the OU walk (``finops.aws.organizations.TARGET_PERMISSIONS``) gets it delegated with no change
+    here. Read-only, always: a capability that needs a write action runs in the management account instead, so a
     declared action outside Describe*/List* stops the synth.
     """
-    actions = tuple(sorted(set(DIRECTORY_PERMISSIONS) | set(TARGET_PERMISSIONS)))
-    writes = [action for action in actions if not action.startswith(READ_ONLY_PREFIXES)]
-    if writes:
-        raise ValueError(f"the Organizations delegation is read-only; the runtime declares {writes}")
-    return actions
+    actions: set[str] = set()
+    for name, module in HANDLERS.items():
+        declared = {action for action in handler_permissions(name) if action.startswith("organizations:")}
+        writes = sorted(action for action in declared if not action.startswith(READ_ONLY_PREFIXES))
+        if writes:
+            raise ValueError(f"the Organizations delegation is read-only; {module} declares {writes}")
+        actions |= declared
+    return tuple(sorted(actions))
 
 
 class OrganizationsReadDelegation(Construct):
-    """``AWS::Organizations::ResourcePolicy`` delegating :func:`delegated_actions` to ``reader_account_id``.
+    """``AWS::Organizations::ResourcePolicy`` delegating :func:`delegated_actions` to ``reader_account_id``, usable
+    only by that account's roles named ``<reader_role_prefix>*`` (``aws:PrincipalArn``), the hub's function roles.
 
-    An organization has exactly one resource policy; deploying this fails if another tool already created one (merge
-    the statement there instead). Exposes ``actions`` and ``policy``.
+    The hub's roles still need the same actions in their own IAM policies (the function factory grants each
+    handler's ``PERMISSIONS``); the condition keeps any other role of the hub account out even if it is granted
+    ``organizations:*``. An organization has exactly one resource policy; deploying this fails if another tool
+    already created one (merge the statement there instead). Exposes ``actions`` and ``policy``.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, reader_account_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, reader_account_id: str, reader_role_prefix: str) -> None:
         super().__init__(scope, construct_id)
         self.actions = delegated_actions()
+        reader_roles = f"arn:{Stack.of(self).partition}:iam::{reader_account_id}:role/{reader_role_prefix}*"
         self.policy = organizations.CfnResourcePolicy(
             self,
             "Policy",
@@ -46,6 +56,7 @@ class OrganizationsReadDelegation(Construct):
                         "Principal": {"AWS": reader_account_id},
                         "Action": list(self.actions),
                         "Resource": "*",
+                        "Condition": {"ArnLike": {"aws:PrincipalArn": reader_roles}},
                     }
                 ],
             },

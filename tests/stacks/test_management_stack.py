@@ -17,7 +17,7 @@ from finops.models.config import FinOpsConfig
 from stacks import FinOpsStacks
 from stacks.constructs import organizations_delegation
 from stacks.constructs.lambda_function import HANDLERS, handler_permissions
-from tests.stacks.template_helpers import as_list, only, resources, statements
+from tests.stacks.template_helpers import as_list, flatten, only, resources, statements
 
 pytestmark = pytest.mark.slow  # synthesizes the app (once per session)
 
@@ -231,39 +231,47 @@ def delegated(template: Template) -> dict[str, Any]:
     return dict(statement)
 
 
-def test_the_hub_account_is_delegated_exactly_the_reads_the_runtime_declares(management_template: Template) -> None:
+def test_the_hub_is_delegated_exactly_the_organizations_actions_its_handlers_declare(
+    management_template: Template,
+) -> None:
     statement = delegated(management_template)
 
     assert statement["Effect"] == "Allow"
     assert statement["Principal"] == {"AWS": HUB}
     assert statement["Resource"] == "*"
-    # one source of truth: the actions declared next to the calls in finops.aws.organizations
-    assert set(statement["Action"]) == set(DIRECTORY_PERMISSIONS) | set(TARGET_PERMISSIONS)
-    assert len(statement["Action"]) == len(set(statement["Action"]))
-    # which today are these, the OU walk of target_ous included
-    assert set(statement["Action"]) == {
-        "organizations:DescribeAccount",
-        "organizations:ListTagsForResource",
-        "organizations:ListAccounts",
-        "organizations:ListAccountsForParent",
-        "organizations:ListOrganizationalUnitsForParent",
+    # one source of truth: each deployed handler's PERMISSIONS, the organizations:* ones
+    declared = {a for name in HANDLERS for a in handler_permissions(name) if a.startswith("organizations:")}
+    assert sorted(statement["Action"]) == sorted(declared)
+    # which today are anomaly_alerts' account lookups; no handler walks the OUs yet
+    assert statement["Action"] == ["organizations:DescribeAccount", "organizations:ListTagsForResource"]
+    assert not set(statement["Action"]) & set(TARGET_PERMISSIONS)
+
+
+def test_only_the_hubs_finops_roles_may_use_the_delegation(management_template: Template) -> None:
+    statement = flatten(delegated(management_template))
+
+    assert statement["Condition"] == {
+        "ArnLike": {"aws:PrincipalArn": f"arn:${{AWS::Partition}}:iam::{HUB}:role/finops-*"}
     }
 
 
-def test_every_organizations_action_a_hub_function_may_call_is_delegated(management_template: Template) -> None:
-    delegated_actions = set(delegated(management_template)["Action"])
+def test_a_handler_that_declares_the_ou_walk_gets_it_delegated(monkeypatch: pytest.MonkeyPatch) -> None:
+    declared = {"anomaly_alerts": DIRECTORY_PERMISSIONS, "slack_redrive": (*TARGET_PERMISSIONS, "sqs:SendMessage")}
+    monkeypatch.setattr(organizations_delegation, "handler_permissions", declared.__getitem__)
 
-    for name in HANDLERS:
-        needed = {a for a in handler_permissions(name) if a.startswith("organizations:")}
-        assert needed <= delegated_actions, name
+    actions = organizations_delegation.delegated_actions()
+
+    assert actions == tuple(sorted({*DIRECTORY_PERMISSIONS, *TARGET_PERMISSIONS}))
 
 
 def test_a_declared_organizations_write_stops_the_synth(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        organizations_delegation, "TARGET_PERMISSIONS", (*TARGET_PERMISSIONS, "organizations:MoveAccount")
-    )
+    declared = {"anomaly_alerts": (*DIRECTORY_PERMISSIONS, "organizations:MoveAccount"), "slack_redrive": ()}
+    monkeypatch.setattr(organizations_delegation, "handler_permissions", declared.__getitem__)
 
-    with pytest.raises(ValueError, match="read-only; the runtime declares \\['organizations:MoveAccount'\\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"read-only; finops\.handlers\.anomaly_alerts declares \['organizations:MoveAccount'\]",
+    ):
         organizations_delegation.delegated_actions()
 
 
