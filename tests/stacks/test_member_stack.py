@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
+
 import pytest
 from aws_cdk.assertions import Template
 
 from finops.models.config import FinOpsConfig
 from stacks.constructs.member_role import READ_ONLY_ACTIONS
-from tests.stacks.template_helpers import flatten, only, statements
+from tests.stacks.template_helpers import as_list, flatten, only, statements
 
 pytestmark = pytest.mark.slow  # synthesizes the app (once per session)
 
@@ -31,17 +33,51 @@ def test_only_roles_named_finops_star_in_the_hub_account_may_assume_it(member_te
     }
 
 
-def test_its_permissions_only_read(member_template: Template) -> None:
+def member_actions(member_template: Template) -> list[str]:
     _, role = only(member_template, "AWS::IAM::Role")
-
     (policy,) = role["Properties"]["Policies"]
     (statement,) = [flatten(s) for s in policy["PolicyDocument"]["Statement"]]
-
     assert statement["Effect"] == "Allow"
-    assert sorted(statement["Action"]) == sorted(READ_ONLY_ACTIONS)
-    assert set(statement["Action"]) == {"ec2:Describe*", "rds:Describe*", "autoscaling:Describe*", "tag:GetResources"}
+    assert statement["Resource"] == "*"
+    return list(as_list(statement["Action"]))
+
+
+def test_its_permissions_are_the_named_inventory_reads(member_template: Template) -> None:
+    actions = member_actions(member_template)
+
+    assert sorted(actions) == sorted(READ_ONLY_ACTIONS)
+    assert set(actions) == {
+        "ec2:DescribeInstances",
+        "ec2:DescribeVolumes",
+        "ec2:DescribeSnapshots",
+        "ec2:DescribeImages",
+        "ec2:DescribeTags",
+        "ec2:DescribeRegions",
+        "rds:DescribeDBInstances",
+        "rds:ListTagsForResource",
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeTags",
+        "tag:GetResources",
+    }
     assert not member_template.find_resources("AWS::IAM::Policy")
     assert not member_template.find_resources("AWS::IAM::ManagedPolicy")
+
+
+# Reads that return instance user data or the Windows administrator password: where secrets end up.
+SECRET_READS = ("ec2:DescribeInstanceAttribute", "ec2:DescribeLaunchTemplateVersions", "ec2:GetPasswordData")
+
+
+def test_no_wildcard_action_and_no_read_that_exposes_user_data_or_passwords(member_template: Template) -> None:
+    actions = member_actions(member_template)
+
+    assert [action for action in actions if "*" in action] == []
+    # matched as IAM matches (case-insensitive, wildcards expanded), so a wildcard added back would be caught too
+    assert [
+        (action, secret)
+        for action in actions
+        for secret in SECRET_READS
+        if fnmatch.fnmatchcase(secret.lower(), action.lower())
+    ] == []
 
 
 def test_the_template_deploys_by_stackset_without_cdk_bootstrap_or_assets(member_template: Template) -> None:
