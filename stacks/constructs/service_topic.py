@@ -28,8 +28,8 @@ class Publisher:
 class ServicePublishedTopic(Construct):
     """A KMS-encrypted topic whose policy lets the named service principals publish on behalf of given accounts.
 
-    Each of ``publishers`` gets the key use it needs and a publish statement pinned to its source accounts (and
-    source ARN). ``subscriber_accounts`` may subscribe from other accounts. Publishing without TLS is denied
+    Each of ``publishers`` gets the key use it needs and a publish statement, both pinned to its source accounts
+    (and source ARN). ``subscriber_accounts`` may subscribe from other accounts. Publishing without TLS is denied
     (``enforce_ssl``). Exposes ``key``, ``topic`` and ``policy`` (the topic policy, for a resource that must wait
     until the publishers are allowed).
     """
@@ -60,14 +60,15 @@ class ServicePublishedTopic(Construct):
             }
             if publisher.source_arn_like is not None:
                 conditions["ArnLike"] = {"aws:SourceArn": publisher.source_arn_like}
-            # The service encrypts each message with the topic's key; SNS checks the publisher against the topic
-            # policy below, which is where the source-account condition lives.
+            # The service encrypts each message with the topic's key. Both policies carry the same conditions, so
+            # the key serves the service only on behalf of the accounts (and resources) the topic admits.
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid=f"Allow{_sid(publisher.service)}ToUseTheKey",
                     principals=[principal],
                     actions=["kms:GenerateDataKey*", "kms:Decrypt"],
                     resources=["*"],
+                    conditions=conditions,
                 )
             )
             self.topic.add_to_resource_policy(

@@ -391,10 +391,13 @@ def test_cloudwatch_may_publish_alarms_to_the_encrypted_alarm_topic(hub_template
     key_id, key = only(hub_template, "AWS::KMS::Key", {"Description": "Encrypts the SNS topic finops-alarms"})
 
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
-    assert {"Service": "cloudwatch.amazonaws.com"} in [s["Principal"] for s in statements(key, "KeyPolicy")]
-    assert [s["Principal"] for s in statements(policy) if s["Effect"] == "Allow"] == [
-        {"Service": "cloudwatch.amazonaws.com"}
-    ]
+    (publish,) = [s for s in statements(policy) if s["Effect"] == "Allow"]
+    (use_key,) = [s for s in statements(key, "KeyPolicy") if "Service" in s["Principal"]]
+    # CloudWatch may publish and use the key only for alarms of the hub account itself
+    for statement in (publish, use_key):
+        assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": [HUB]}}
+    assert use_key["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
 
 
 def test_both_functions_get_the_dependency_and_config_layers(hub_template: Template) -> None:

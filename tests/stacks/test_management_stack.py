@@ -93,6 +93,7 @@ def test_the_topic_is_encrypted_with_a_rotating_key_that_cost_anomaly_detection_
             "Principal": {"Service": "costalerts.amazonaws.com"},
             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
             "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": [MANAGEMENT]}},
         }
     ]
 
@@ -140,8 +141,30 @@ def test_the_budget_topic_is_encrypted_with_a_rotating_key_that_budgets_may_use(
             "Principal": {"Service": "budgets.amazonaws.com"},
             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
             "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": [MANAGEMENT]},
+                "ArnLike": {"aws:SourceArn": f"arn:${{AWS::Partition}}:budgets::{MANAGEMENT}:*"},
+            },
         }
     ]
+
+
+@pytest.mark.parametrize("topic_name", TOPICS)
+def test_the_key_admits_each_publishing_service_under_the_topic_policys_conditions(
+    management_template: Template, topic_name: str
+) -> None:
+    _, key = only(management_template, "AWS::KMS::Key", {"Description": f"Encrypts the SNS topic {topic_name}"})
+    publish = {
+        s["Principal"]["Service"]: s
+        for s in topic_policy(management_template, topic_name)
+        if s["Effect"] == "Allow" and "Service" in s["Principal"]
+    }
+    use_key = {s["Principal"]["Service"]: s for s in statements(key, "KeyPolicy") if "Service" in s["Principal"]}
+
+    # a service that may encrypt for the topic is confined to the same source account (and source ARN)
+    assert use_key.keys() == publish.keys()
+    for service, statement in use_key.items():
+        assert statement["Condition"] == publish[service]["Condition"], service
 
 
 def test_with_budget_alerts_off_there_is_no_budget_topic(management_for: Callable[..., Template]) -> None:
