@@ -28,6 +28,8 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 METRICS_NAMESPACE = "FinOps"
 DEFAULT_TIMEOUT = Duration.seconds(60)
+# Lambda retries a failed async invoke this often before handing the event to the on-failure queue.
+ASYNC_RETRY_ATTEMPTS = 2
 
 
 # Never shipped in the function asset: caches, tests, and the requirements the layer already carries.
@@ -88,6 +90,7 @@ class FinOpsFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         function_name = resource_name(name)
+        failure_queue_name = f"{function_name}-failures"
         permissions = handler_permissions(name)
 
         self.role = iam.Role(
@@ -108,7 +111,7 @@ class FinOpsFunction(Construct):
         self.failure_queue = sqs.Queue(
             self,
             "FailureQueue",
-            queue_name=f"{function_name}-failures",
+            queue_name=failure_queue_name,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
@@ -136,7 +139,7 @@ class FinOpsFunction(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 **environment,
             },
-            retry_attempts=2,
+            retry_attempts=ASYNC_RETRY_ATTEMPTS,
             on_failure=destinations.SqsDestination(self.failure_queue),
         )
 
@@ -190,7 +193,10 @@ class FinOpsFunction(Construct):
             self,
             "FailureQueueAlarm",
             alarm_name=f"{function_name}-failures",
-            alarm_description=f"Async invokes of {function_name} failed after retries; the events wait in the queue",
+            alarm_description=(
+                f"Async invokes of {function_name} failed after {ASYNC_RETRY_ATTEMPTS} retries; the queue "
+                f"{failure_queue_name} holds each failed event with its error. See docs/runbook.md."
+            ),
             metric=self.failure_queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(5), statistic="Maximum"
             ),

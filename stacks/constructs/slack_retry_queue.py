@@ -21,6 +21,8 @@ DELAYED_AGE = Duration.minutes(15)
 # alarm can clear while alerts still wait. Queue depth has no such blind spot: a backlog that lasts this long means
 # redelivery keeps failing.
 BACKLOG_PERIODS = 6  # of 5 minutes: two full visibility cycles
+# How long a message that gave up waits in the DLQ to be replayed (the SQS maximum).
+DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 class SlackRetryQueue(Construct):
@@ -47,7 +49,7 @@ class SlackRetryQueue(Construct):
             queue_name="finops-slack-retry-dlq",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=Duration.days(14),
+            retention_period=DEAD_LETTER_RETENTION,
         )
         self.queue = sqs.Queue(
             self,
@@ -106,7 +108,10 @@ class SlackRetryQueue(Construct):
             "DeadLetterAlarm",
             alarm_name="finops-slack-retry-dlq",
             alarm_description=(
-                f"Slack messages gave up after {MAX_RECEIVE_COUNT} attempts; they wait in finops-slack-retry-dlq"
+                f"Slack messages gave up after {MAX_RECEIVE_COUNT} attempts; they wait in finops-slack-retry-dlq "
+                f"for {DEAD_LETTER_RETENTION.to_days()} days. Fix the cause (see finops-slack-redrive logs), then "
+                "replay them with `aws sqs start-message-move-task --source-arn <finops-slack-retry-dlq ARN>` "
+                "(docs/runbook.md)"
             ),
             metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(5), statistic="Maximum"

@@ -132,6 +132,18 @@ def test_errors_and_failed_invokes_alarm_to_the_alarm_topic(hub_template: Templa
     )
 
 
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_the_failure_queue_alarm_tells_on_call_where_the_failed_events_are(hub_template: Template, name: str) -> None:
+    _, alarm = only(hub_template, "AWS::CloudWatch::Alarm", {"AlarmName": f"{FUNCTIONS[name]}-failures"})
+
+    description = alarm["Properties"]["AlarmDescription"]
+
+    assert description == (
+        f"Async invokes of {FUNCTIONS[name]} failed after 2 retries; the queue {FUNCTIONS[name]}-failures holds "
+        "each failed event with its error. See docs/runbook.md."
+    )
+
+
 def test_the_slack_retry_queue_redrives_to_a_dead_letter_queue_after_50_receives(hub_template: Template) -> None:
     dlq_id, dlq = only(hub_template, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry-dlq"})
     _, queue = only(hub_template, "AWS::SQS::Queue", {"QueueName": "finops-slack-retry"})
@@ -152,6 +164,17 @@ def test_the_slack_retry_queue_redrives_to_a_dead_letter_queue_after_50_receives
             "ComparisonOperator": "GreaterThanThreshold",
             "AlarmActions": [ref(hub_template, "AWS::SNS::Topic", {"TopicName": "finops-alarms"})],
         },
+    )
+
+
+def test_the_dead_letter_alarm_tells_on_call_how_to_replay_the_messages(hub_template: Template) -> None:
+    _, alarm = only(hub_template, "AWS::CloudWatch::Alarm", {"AlarmName": "finops-slack-retry-dlq"})
+
+    description = alarm["Properties"]["AlarmDescription"]
+
+    assert description.startswith("Slack messages gave up after 50 attempts; they wait in finops-slack-retry-dlq")
+    assert description.endswith(
+        "replay them with `aws sqs start-message-move-task --source-arn <finops-slack-retry-dlq ARN>` (docs/runbook.md)"
     )
 
 
