@@ -87,7 +87,7 @@ def run_real(function: str, event: dict[str, Any], config: FinOpsConfig) -> tupl
         alerts, now = alerts_from_event(event)
     except InvalidEvent as exc:
         raise BadInput(f"invalid event: {exc}") from None
-    outbox, audit = PreviewOutbox(), MemoryAuditTrail()
+    outbox, audit = PreviewOutbox(), MemoryAuditTrail(clock=lambda: datetime.now(UTC))
     run = preview_alert_run(
         AwsClients(region=os.environ.get("AWS_REGION")),  # boto3 itself reads only AWS_DEFAULT_REGION
         config,

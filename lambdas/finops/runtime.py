@@ -7,7 +7,7 @@ run, the demo and the Lambda are the same code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -38,6 +38,11 @@ from finops.settings import Settings
 IDEMPOTENCY_TTL_SECONDS = 3 * 24 * 3600  # SNS, Lambda and SQS retries land well inside this
 
 
+def wall_clock() -> datetime:
+    """Now, for what records when things happen (the audit trail); decisions get the run's clock instead."""
+    return datetime.now(UTC)
+
+
 def slack_sender(clients: AwsClients, config: FinOpsConfig) -> SlackSender:
     """The Slack secret is read on the first post (not at import, not when nothing is posted)."""
     slack = config.notifications.slack
@@ -48,7 +53,7 @@ def slack_sender(clients: AwsClients, config: FinOpsConfig) -> SlackSender:
         try:
             secret = provider.get(slack.secret_name, max_age=300)
         except GetParameterError as exc:
-            raise DeliveryError(f"cannot read Slack secret {slack.secret_name!r}: {exc}") from exc
+            raise DeliveryError(f"cannot read Slack secret {slack.secret_name!r}: {exc}", scope="credentials") from exc
         return SlackTransport(credentials_from_secret(secret, secret_name=slack.secret_name))
 
     return SlackSender(transport=transport, fallback_channel=slack.default_channel)
@@ -98,7 +103,7 @@ def alert_run(
             queue_url=settings.slack_retry_queue_url,
             clock=lambda: now,
         ),
-        audit=AuditTrail(clients.client("dynamodb"), settings.audit_table_name),
+        audit=AuditTrail(clients.client("dynamodb"), settings.audit_table_name, clock=wall_clock),
         once=once_per_key(clients, settings.idempotency_table_name, lambda_context),
         run_id=run_id,
         actor=actor,

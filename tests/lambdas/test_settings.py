@@ -25,6 +25,9 @@ def test_a_missing_or_blank_variable_is_named(missing):
 
 
 def test_the_handler_refuses_to_start_without_its_settings(monkeypatch):
+    # Powertools reads these at import, as in Lambda, where the function's environment is always set
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "FinOps")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "anomaly_alerts")
     from finops.handlers import anomaly_alerts
     from tools.local_hub import LambdaContext
 

@@ -96,6 +96,7 @@ class SlackSink:
         self._down = False
         self._webhooks: dict[str, str] = {}  # path -> channel
         self._refused: dict[str, str] = {}  # channel -> Slack's error for it
+        self._refused_status: dict[str, int] = {}  # channel -> the HTTP status its webhook answers
         self._ts = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -195,12 +196,14 @@ class SlackSink:
         with self._lock:
             self._faults.extend([_Fault(status, retry_after if status == 429 else None)] * n)
 
-    def refuse_channel(self, channel: str, error: str = "not_in_channel") -> None:
+    def refuse_channel(self, channel: str, error: str = "not_in_channel", *, webhook_status: int = 404) -> None:
         """From now on, refuse posts to ``channel`` for good, as Slack does when the bot is not in it
-        (``not_in_channel``), it does not exist (``channel_not_found``) or it is archived (``is_archived``).
-        Webhooks answer HTTP 404 with the error as the body."""
+        (``not_in_channel``), it does not exist (``channel_not_found``) or it is archived (``is_archived``), or
+        when the message itself is refused (``invalid_blocks``). Webhooks answer ``webhook_status`` with the error
+        as the body (403 ``invalid_token`` for a revoked webhook)."""
         with self._lock:
             self._refused[channel] = error
+            self._refused_status[channel] = webhook_status
 
     def go_down(self) -> None:
         """Answer every request 503 until :meth:`come_back` (queued ``fail_next`` faults wait until then)."""
@@ -249,7 +252,7 @@ class SlackSink:
         if channel is None:
             return _Answer.text(404, "no_service")
         if channel in self._refused:
-            return _Answer.text(404, self._refused[channel])
+            return _Answer.text(self._refused_status[channel], self._refused[channel])
         try:
             payload = json.loads(body)
         except ValueError:

@@ -24,9 +24,10 @@ BOTO_CONFIG = Config(
 )
 
 
-# botocore logs whole request and response bodies at DEBUG, Secrets Manager's SecretString (the Slack token)
-# included. Whatever level the function is set to (Lambda's application log level sets the root logger), these
-# two stay at INFO, so turning on debug logging never writes a secret to CloudWatch.
+# At DEBUG, botocore logs whole request and response bodies, Secrets Manager's SecretString (the Slack token)
+# included. Whatever level the function runs at (Lambda's application log level sets the root logger), these stay
+# at INFO, so turning on debug logging never writes a secret to CloudWatch. (notify/slack.py does the same for
+# slack_sdk.)
 for _body_logger in ("botocore.parsers", "botocore.endpoint"):
     logging.getLogger(_body_logger).setLevel(logging.INFO)
 

@@ -42,10 +42,13 @@ class SlackMessage:
     text: str
     blocks: tuple[dict[str, Any], ...]
 
-    def redirected(self, channel: str, note: str) -> SlackMessage:
-        """The same message for another channel, the note on top so the people there see why it came to them."""
+    def with_banner(self, note: str) -> SlackMessage:
+        """The same message with a note on top (why it came here, why it is late), in the text and the blocks."""
         banner = {"type": "context", "elements": [{"type": "mrkdwn", "text": f":warning: {escape(note)}"}]}
-        return SlackMessage(channel=channel, text=f"({escape(note)}) {self.text}", blocks=(banner, *self.blocks))
+        return SlackMessage(self.channel, text=f"({escape(note)}) {self.text}", blocks=(banner, *self.blocks))
+
+    def to(self, channel: str) -> SlackMessage:
+        return SlackMessage(channel, self.text, self.blocks)
 
     def to_json(self) -> dict[str, Any]:
         return {"channel": self.channel, "text": self.text, "blocks": list(self.blocks)}

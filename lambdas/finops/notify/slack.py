@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,10 +37,15 @@ from finops.notify.blocks import SlackMessage
 
 SQS_MAX_DELAY_SECONDS = 900
 
+# slack_sdk logs request URLs (at DEBUG, and at INFO when it retries), and an incoming webhook's URL is its secret:
+# keep it at WARNING whatever level the function runs at. Our own log lines say what happened, without the URL.
+logging.getLogger("slack_sdk").setLevel(logging.WARNING)
 
-# What a refusal means. "channel": this channel will not take it (try the default channel); "credentials": the
-# token or webhook is rejected (nothing will post until the secret is fixed); "transient": try again later.
-FailureScope = Literal["transient", "channel", "credentials"]
+
+# What a refusal means. "channel": this channel will not take it (try the default channel); "message": Slack rejects
+# this message's content (send it as plain text); "credentials": the bot token is rejected (nothing will post until
+# the secret is fixed); "transient": Slack is down or busy (try again later).
+FailureScope = Literal["transient", "channel", "message", "credentials"]
 CHANNEL_ERRORS = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived", "no_service", "restricted_action"}
 )
@@ -73,16 +79,24 @@ HINTS = {
 
 
 def _refusal(channel: str, status: int | None, error: str) -> str:
-    if not error and status is not None and (status >= 500 or status == 429):
-        return f"Slack did not take the message for {channel}: HTTP {status}"
+    if status is not None and (status >= 500 or status == 429):
+        code = f" {error}" if error and " " not in error else ""
+        return f"Slack did not take the message for {channel}: HTTP {status}{code}"
     hint = HINTS.get(error)
     return f"Slack refused {channel}: {error or f'HTTP {status}'}" + (f" ({hint})" if hint else "")
+
+
+MESSAGE_ERRORS = frozenset(
+    {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_payload", "no_text", "too_many_attachments"}
+)
 
 
 def failure_scope(status: int | None, error: str) -> FailureScope:
     """Classify Slack's answer: by its error code first, then by the HTTP status webhooks use."""
     if error in CHANNEL_ERRORS or (not error and status in (404, 410)):
         return "channel"
+    if error in MESSAGE_ERRORS or (not error and status == 400):
+        return "message"
     if error in CREDENTIAL_ERRORS or (not error and status in (401, 403)):
         return "credentials"
     return "transient"
@@ -204,10 +218,12 @@ class SlackTransport:
         if response.status_code != 200:
             body = (response.body or "").strip()[:200]
             error = body if body and " " not in body else ""  # Slack's webhook errors are one snake_case word
+            scope = failure_scope(response.status_code, error)
             raise DeliveryError(
                 f"{_refusal(message.channel, response.status_code, error)} (webhook, HTTP {response.status_code})",
                 retry_after=_retry_after(dict(response.headers or {})),
-                scope=failure_scope(response.status_code, error),
+                # A webhook belongs to one channel: a revoked one stops that channel, not every other.
+                scope="channel" if scope == "credentials" else scope,
             )
 
     def _post_api(self, token: str, message: SlackMessage) -> None:
@@ -260,17 +276,23 @@ class SlackSender:
         self._fallback = fallback_channel
 
     def send(self, message: SlackMessage) -> Delivery:
-        """Raises DeliveryError when neither the channel nor, for a channel refusal, the default channel took it."""
+        """Raises DeliveryError when Slack took neither the message nor its fallback.
+
+        A channel refusal falls back to the default channel; a rejected message (bad blocks, too long) falls back to
+        its plain text, which Slack always renders."""
         transport = self._transport()
         try:
             return Delivery(message.channel, "delivered", via=transport.post(message))
         except DeliveryError as refused:
+            if refused.scope == "message" and message.blocks:
+                plain = SlackMessage(message.channel, f"{message.text} (formatting rejected: {refused.reason})", ())
+                return Delivery(
+                    message.channel, "delivered", via=transport.post(plain), reason=f"as plain text: {refused.reason}"
+                )
             if refused.scope != "channel" or message.channel == self._fallback:
                 raise
-            redirected = message.redirected(
-                self._fallback, f"Meant for {message.channel}, which refused it: {refused.reason}."
-            )
-            via = transport.post(redirected)
+            redirected = message.with_banner(f"Meant for {message.channel}, which refused it: {refused.reason}.")
+            via = transport.post(redirected.to(self._fallback))
             return Delivery(
                 self._fallback, "delivered", via=via, reason=f"redirected: {refused.reason}", intended=message.channel
             )

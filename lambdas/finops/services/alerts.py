@@ -82,9 +82,11 @@ def _deliver(alert: Alert, run: AlertRun) -> dict[str, Any]:
         metrics.add_metric(name="OwnerLookupFailed", unit=MetricUnit.Count, value=1)
     if delivery.scope == "credentials":
         logger.error(
-            "Slack rejected the credentials in the secret; alerts are parked until it is fixed", reason=delivery.reason
+            "the Slack secret is unusable (unreadable, malformed or its token rejected); alerts are parked until it "
+            "is fixed",
+            reason=delivery.reason,
         )
-        metrics.add_metric(name="SlackCredentialsRejected", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="SlackSecretUnusable", unit=MetricUnit.Count, value=1)
     record_after_the_fact(
         run.audit,
         AuditRecord(
@@ -138,7 +140,8 @@ def process_alerts(alerts: list[Alert], run: AlertRun) -> RunSummary:
                 Item(
                     resource,
                     "notify",
-                    f"already sent to {result['channel']} by run {result['run_id']} (redelivered event)",
+                    f"already {'sent to' if result['status'] == 'delivered' else 'handled for'} {result['channel']} "
+                    f"by run {result['run_id']} (redelivered event)",
                     account=result.get("account"),
                 ),
             )

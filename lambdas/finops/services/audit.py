@@ -1,11 +1,15 @@
 """The audit trail: one DynamoDB record per mutation (and per alert delivered), with its before-state.
 
-Keyed by the thing acted on (``pk``) and time + run (``sk``), so "what happened to vol-0abc?" is one Query.
+Keyed by the thing acted on (``pk``) and the time it was written + run + a unique suffix (``sk``), so "what
+happened to vol-0abc?" is one Query. ``at`` is the run's clock (the event's time); ``recorded_at`` is when the trail
+wrote the record, which differs when Lambda retries an event hours later.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,10 +36,11 @@ class AuditRecord:
     account: str | None = None
     region: str | None = None
 
-    def to_item(self, seq: int) -> dict[str, Any]:
+    def to_item(self, recorded_at: datetime) -> dict[str, Any]:
         item: dict[str, Any] = {
             "pk": self.target,
-            "sk": f"{self.at.isoformat()}#{self.run_id}#{seq:04d}",
+            "sk": f"{recorded_at.isoformat()}#{self.run_id}#{uuid.uuid4().hex[:8]}",
+            "recorded_at": recorded_at.isoformat(),
             "run_id": self.run_id,
             "actor": self.actor,
             "action": self.action,
@@ -52,14 +57,13 @@ class AuditRecord:
 
 # IAM for the trail is a CDK grant on the table (StateTables.grant_audit_append: PutItem only), not PERMISSIONS.
 class AuditTrail:
-    def __init__(self, dynamodb: Any, table_name: str) -> None:
+    def __init__(self, dynamodb: Any, table_name: str, *, clock: Callable[[], datetime]) -> None:
         self._ddb = dynamodb
         self._table = table_name
-        self._seq = 0
+        self._clock = clock
 
     def record(self, entry: AuditRecord) -> None:
-        self._seq += 1
-        item = entry.to_item(self._seq)
+        item = entry.to_item(self._clock())
         self._ddb.put_item(
             TableName=self._table,
             Item={k: {"S": str(v)} for k, v in item.items()},
@@ -85,11 +89,12 @@ def record_after_the_fact(trail: AuditTrail | MemoryAuditTrail, entry: AuditReco
 class MemoryAuditTrail:
     """The same records, kept in memory: for previews against real accounts, where there is no audit table yet."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], datetime]) -> None:
         self.items: list[dict[str, Any]] = []
+        self._clock = clock
 
     def record(self, entry: AuditRecord) -> None:
-        self.items.append(entry.to_item(len(self.items) + 1) | {"before": entry.before, "after": entry.after})
+        self.items.append(entry.to_item(self._clock()) | {"before": entry.before, "after": entry.after})
 
 
 def read_trail(dynamodb: Any, table_name: str) -> list[dict[str, Any]]:
@@ -100,4 +105,4 @@ def read_trail(dynamodb: Any, table_name: str) -> list[dict[str, Any]]:
     for item in items:
         item["before"] = json.loads(item["before"])
         item["after"] = json.loads(item["after"])
-    return sorted(items, key=lambda i: (i["at"], i["sk"]))
+    return sorted(items, key=lambda i: (i["at"], i["recorded_at"]))

@@ -1,7 +1,8 @@
-"""Re-send Slack messages parked on the retry queue, in order, at most once each.
+"""Re-send Slack messages parked on the retry queue, in order, at most once each, marked as late.
 
-A refusal leaves the message on the queue; once Slack has refused one message, the rest of the batch is not tried
-(they would only wait out the same timeouts), and neither is anything when the invocation is running out of time.
+A refusal leaves the message on the queue. When Slack is down or rejects the token, the rest of the batch is not
+tried (it would only wait out the same timeouts); a refusal of one message or one channel blocks nothing else.
+Nothing is started when the invocation is running out of time.
 """
 
 from __future__ import annotations
@@ -52,13 +53,16 @@ class Redrive:
         try:
             result = self._once(lambda _: self._send(parked), {"key": f"redrive:{parked.key}"})
         except DeliveryError as exc:
-            self.blocked = exc.reason
+            if exc.scope in ("transient", "credentials"):  # Slack-wide: the next message would fail the same way
+                self.blocked = exc.reason
             metrics.add_metric(name="AlertsStillUndeliverable", unit=MetricUnit.Count, value=1)
             raise
         return str(result["channel"])
 
     def _send(self, parked: Parked) -> Result:
-        delivery = self._sender.send(parked.message)
+        held_since = parked.parked_at[:16].replace("T", " ")
+        late = parked.message.with_banner(f"Delivered late: held since {held_since} UTC because {parked.reason}")
+        delivery = self._sender.send(late)
         record_after_the_fact(
             self._audit,
             AuditRecord(

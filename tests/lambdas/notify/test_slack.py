@@ -39,6 +39,9 @@ QUICK = RetryPolicy(timeout_seconds=2, max_rate_limit_wait_seconds=1, server_err
         (200, "invalid_auth", "credentials"),
         (200, "token_revoked", "credentials"),
         (403, "", "credentials"),
+        (200, "invalid_blocks", "message"),
+        (200, "msg_too_long", "message"),
+        (400, "", "message"),  # a webhook that cannot read the payload
         (429, "ratelimited", "transient"),
         (503, "", "transient"),
         (200, "fatal_error", "transient"),
@@ -73,6 +76,26 @@ def test_a_webhook_per_channel_is_used_before_the_bot(sink):
 
     assert (delivery.channel, delivery.via) == ("#payments-oncall", "webhook")
     assert sink.posts[0].style == "webhook"
+
+
+def test_a_message_slack_cannot_render_is_sent_as_plain_text():
+    sent: list[SlackMessage] = []
+
+    class RejectsBlocks:
+        def post(self, message):
+            sent.append(message)
+            if message.blocks:
+                raise DeliveryError("Slack refused #payments-oncall: invalid_blocks", scope="message")
+            return "api"
+
+    delivery = SlackSender(transport=lambda: RejectsBlocks(), fallback_channel="#finops-alerts").send(MESSAGE)
+
+    assert (delivery.channel, delivery.reason) == (
+        "#payments-oncall",
+        "as plain text: Slack refused #payments-oncall: invalid_blocks",
+    )
+    assert sent[-1].blocks == ()
+    assert sent[-1].text.startswith("[CRITICAL] Cost anomaly (formatting rejected")
 
 
 def test_a_refusing_default_channel_is_not_retried_in_a_loop(sink):
