@@ -21,8 +21,8 @@ from stacks.constructs.slack_retry_queue import SlackRetryQueue
 from stacks.constructs.state_tables import StateTables
 from stacks.naming import ALARM_TOPIC_NAME, budget_topic_arn, cost_anomaly_topic_arn
 
-# slack_redrive stops a batch at the first Slack failure and checks the time left; the Slack retry queue's
-# visibility timeout is at least six times this (SlackRetryQueue checks).
+# slack_redrive stops a batch when Slack is down or rejects the token, and checks the time left; the Slack retry
+# queue's visibility timeout is at least six times this (SlackRetryQueue checks).
 SLACK_REDRIVE_TIMEOUT = Duration.seconds(120)
 
 
