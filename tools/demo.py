@@ -145,6 +145,7 @@ class Demo:
                 f"   Slack back, redrive: queue depth {hub.queue_depth(hub.retry_queue_url)}, "
                 f"delivered to {sink.posts[-1].channel}"
             )
+            self.say(f"   the late message reads: {as_terminal_text(sink.posts[-1].payload, width=200)[0]}")
 
             self.title("The bot was removed from #payments-oncall: the alert goes to the default channel at once")
             sink.refuse_channel("#payments-oncall", "not_in_channel")

@@ -22,6 +22,7 @@ def test_demo_runs_every_capability_and_reports_what_happened(config):
     assert "posted to #finops-alerts (medium, team unknown)" in text
     assert "Slack saw 2 requests [429, 200]" in text
     assert "Slack back, redrive: queue depth 0, delivered to #payments-oncall" in text
+    assert "the late message reads: :warning: Delivered late: held since 2026-11-27 08:14 UTC" in text
     assert "on-failure queue finops-anomaly-alerts-failures holds 1 event(s)" in text
     assert (
         "posted to #finops-alerts (critical, team payments); redirected: Slack refused #payments-oncall: "
