@@ -53,7 +53,13 @@ class FinOpsHubStack(Stack):
             self,
             "AlarmTopic",
             topic_name=ALARM_TOPIC_NAME,
-            publishers=[Publisher("cloudwatch.amazonaws.com", source_accounts=(organization.automation_account_id,))],
+            publishers=[
+                Publisher(
+                    "cloudwatch.amazonaws.com",
+                    source_accounts=(organization.automation_account_id,),
+                    key_conditions=True,
+                )
+            ],
         )
         self.state = StateTables(self, "State")
         self.slack_retry = SlackRetryQueue(

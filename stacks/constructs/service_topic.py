@@ -23,6 +23,11 @@ class Publisher:
     service: str
     source_accounts: tuple[str, ...]
     source_arn_like: str | None = None
+    # Whether the service's KMS calls carry aws:SourceAccount/aws:SourceArn. AWS documents it for CloudWatch
+    # alarms; for Cost Anomaly Detection and Budgets it documents unconditioned key statements, and a condition the
+    # request does not carry would drop every alert silently. The topic policy's publish statement is conditioned
+    # either way, and the key is this topic's alone.
+    key_conditions: bool = False
 
 
 class ServicePublishedTopic(Construct):
@@ -60,15 +65,14 @@ class ServicePublishedTopic(Construct):
             }
             if publisher.source_arn_like is not None:
                 conditions["ArnLike"] = {"aws:SourceArn": publisher.source_arn_like}
-            # The service encrypts each message with the topic's key. Both policies carry the same conditions, so
-            # the key serves the service only on behalf of the accounts (and resources) the topic admits.
+            # The service encrypts each message with the topic's key.
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid=f"Allow{_sid(publisher.service)}ToUseTheKey",
                     principals=[principal],
                     actions=["kms:GenerateDataKey*", "kms:Decrypt"],
                     resources=["*"],
-                    conditions=conditions,
+                    conditions=conditions if publisher.key_conditions else None,
                 )
             )
             self.topic.add_to_resource_policy(
