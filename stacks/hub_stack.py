@@ -26,13 +26,6 @@ from stacks.naming import ALARM_TOPIC_NAME, budget_topic_arn, cost_anomaly_topic
 SLACK_REDRIVE_TIMEOUT = Duration.seconds(120)
 
 
-def settings_environment(values: dict[str, str]) -> dict[str, str]:
-    """``Settings`` field -> value, as the environment variables ``Settings.from_env`` reads: exactly all of them."""
-    if values.keys() != Settings.ENV.keys():
-        raise ValueError(f"set exactly the Settings fields {sorted(Settings.ENV)}, got {sorted(values)}")
-    return {Settings.ENV[field]: value for field, value in values.items()}
-
-
 class FinOpsHubStack(Stack):
     """Alerts in, Slack out.
 
@@ -72,14 +65,12 @@ class FinOpsHubStack(Stack):
             DependencyLayer(self, "Dependencies", layer_dir=layer_dir).layer,
             ConfigLayer(self, "Config", config=config).layer,
         ]
-        environment = settings_environment(
-            {
-                "config_path": CONFIG_PATH,
-                "audit_table_name": self.state.audit_table.table_name,
-                "idempotency_table_name": self.state.idempotency_table.table_name,
-                "slack_retry_queue_url": self.slack_retry.queue.queue_url,
-            }
-        )
+        environment = Settings(
+            config_path=CONFIG_PATH,
+            audit_table_name=self.state.audit_table.table_name,
+            idempotency_table_name=self.state.idempotency_table.table_name,
+            slack_retry_queue_url=self.slack_retry.queue.queue_url,
+        ).environment()
 
         self.slack_redrive = FinOpsFunction(
             self,

@@ -24,6 +24,20 @@ def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / f"{name}.json").read_text())
 
 
+def anomaly_event(anomaly_id: str, *, account: str | None = None) -> dict[str, Any]:
+    """The sample SNS anomaly as a new anomaly ``anomaly_id``; with ``account``, caused in that account (by id only,
+    so its name must come from Organizations)."""
+    event = load_event("anomaly_sns")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    message["anomalyId"] = anomaly_id
+    if account is not None:
+        for cause in message["rootCauses"]:
+            cause["linkedAccount"] = account
+            cause.pop("linkedAccountName")
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    return event
+
+
 @pytest.fixture
 def sink() -> Iterator[Any]:
     from tools.sim.slack_sink import SlackSink

@@ -94,6 +94,7 @@ class LocalHub:
                 ),
             },
         )["QueueUrl"]
+        self.retry_queue_arn = self._queue_arn(self.retry_queue_url)
         self.function_dlq_urls = {
             name: self.sqs.create_queue(QueueName=f"finops-{name.replace('_', '-')}-failures")["QueueUrl"]
             for name in HANDLERS
@@ -138,7 +139,7 @@ class LocalHub:
         )
 
     def environment(self, function: str) -> dict[str, str]:
-        env = {Settings.ENV[name]: str(value) for name, value in vars_of(self.settings).items()}
+        env = self.settings.environment()
         return env | {
             "POWERTOOLS_SERVICE_NAME": function,  # as the function factory sets it
             "POWERTOOLS_METRICS_NAMESPACE": "FinOps",
@@ -176,7 +177,7 @@ class LocalHub:
             ).get("Messages", [])
             if not messages:
                 break
-            event = {"Records": [sqs_record(m, self._queue_arn(self.retry_queue_url)) for m in messages]}
+            event = {"Records": [sqs_record(m, self.retry_queue_arn) for m in messages]}
             run = self.invoke("slack_redrive", event, retry_attempts=0)
             runs.append(run)
             failed = {f["itemIdentifier"] for f in (run.result or {}).get("batchItemFailures", [])}
@@ -197,10 +198,6 @@ class LocalHub:
             ],
         )["Attributes"]
         return sum(int(value) for value in attributes.values())
-
-
-def vars_of(settings: Settings) -> dict[str, str]:
-    return {name: getattr(settings, name) for name in Settings.ENV}
 
 
 def _handler(function: str) -> Callable[[dict[str, Any], Any], Any]:

@@ -45,6 +45,10 @@ class Settings:
             raise SettingsError(f"missing environment variable(s): {', '.join(missing)}")
         return cls(**values)
 
+    def environment(self) -> dict[str, str]:
+        """The variables ``from_env`` reads, set to these values: what the stack gives the function."""
+        return {self.ENV[field.name]: getattr(self, field.name) for field in fields(self)}
+
 
 @lru_cache(maxsize=4)
 def config_at(path: str) -> FinOpsConfig:

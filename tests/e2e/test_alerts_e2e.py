@@ -11,7 +11,7 @@ import json
 import pytest
 
 from finops.services.audit import read_trail
-from tests.conftest import load_event
+from tests.conftest import anomaly_event, load_event
 from tools.local_hub import LocalHub, sqs_record
 
 pytestmark = pytest.mark.usefixtures("sim")
@@ -104,19 +104,8 @@ def test_every_form_is_routed_and_readable(hub: LocalHub, sink, event, channel, 
         assert phrase in seen
 
 
-def _anomaly_in(account: str) -> dict:
-    event = load_event("anomaly_sns")
-    message = json.loads(event["Records"][0]["Sns"]["Message"])
-    message["anomalyId"] = f"anomaly-in-{account}"
-    for cause in message["rootCauses"]:
-        cause["linkedAccount"] = account
-        cause.pop("linkedAccountName")
-    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
-    return event
-
-
 def test_an_account_nobody_owns_goes_to_the_default_channel_and_says_so(hub: LocalHub, sink):
-    hub.invoke("anomaly_alerts", _anomaly_in("666666666666"))
+    hub.invoke("anomaly_alerts", anomaly_event("anomaly-in-666666666666", account="666666666666"))
 
     [post] = sink.posts
     assert post.channel == "#finops-alerts"
@@ -132,7 +121,7 @@ def test_config_account_map_is_the_fallback_owner(sim, sink, config, tmp_path):
     hub = LocalHub(mapped, tmp_path)
     hub.put_slack_secret({"bot_token": sink.token, "api_url": sink.api_url})
 
-    hub.invoke("anomaly_alerts", _anomaly_in("666666666666"))
+    hub.invoke("anomaly_alerts", anomaly_event("anomaly-in-666666666666", account="666666666666"))
 
     [post] = sink.posts
     assert post.channel == "#platform-oncall"
@@ -312,7 +301,7 @@ def test_slack_secrets_never_reach_the_logs_even_at_debug(hub: LocalHub, sink, c
 def test_redrive_stops_at_the_first_refusal_instead_of_timing_out_the_batch(hub: LocalHub, sink):
     sink.go_down()
     for n in range(3):
-        hub.invoke("anomaly_alerts", _with_id(n))
+        hub.invoke("anomaly_alerts", anomaly_event(f"parked-{n}"))
     requests_before = len(sink.requests)
 
     [run] = hub.drain_retry_queue()
@@ -365,11 +354,3 @@ def test_a_redelivered_redrive_batch_posts_once(hub: LocalHub, sink):
     hub.invoke("slack_redrive", batch, retry_attempts=0)  # the function timed out before SQS deleted it
 
     assert len(sink.posts) == 1
-
-
-def _with_id(n: int) -> dict:
-    event = load_event("anomaly_sns")
-    message = json.loads(event["Records"][0]["Sns"]["Message"])
-    message["anomalyId"] = f"parked-{n}"
-    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
-    return event

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from finops.aws.clients import AwsClients
 from finops.aws.organizations import list_targets
-from tests.conftest import load_event
+from tests.conftest import anomaly_event
 from tools.local_hub import LocalHub
 from tools.sim.estate import generate_estate, simulated_aws
 
@@ -19,17 +17,6 @@ pytestmark = pytest.mark.slow
 def big_org():
     with simulated_aws(generate_estate(1000)) as sim:
         yield sim
-
-
-def anomaly_in(account: str, anomaly_id: str) -> dict:
-    event = load_event("anomaly_sns")
-    message = json.loads(event["Records"][0]["Sns"]["Message"])
-    message["anomalyId"] = anomaly_id
-    for cause in message["rootCauses"]:
-        cause["linkedAccount"] = account
-        cause.pop("linkedAccountName")
-    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
-    return event
 
 
 def test_every_one_of_a_thousand_accounts_is_targeted(big_org, config):
@@ -57,8 +44,8 @@ def test_an_alert_in_the_999th_and_1000th_account_reaches_the_right_channel(big_
     hub = LocalHub(config, tmp_path)
     hub.put_slack_secret({"bot_token": sink.token, "api_url": sink.api_url})
 
-    hub.invoke("anomaly_alerts", anomaly_in("700000000999", "a-999"))
-    hub.invoke("anomaly_alerts", anomaly_in("700000001000", "a-1000"))
+    hub.invoke("anomaly_alerts", anomaly_event("a-999", account="700000000999"))
+    hub.invoke("anomaly_alerts", anomaly_event("a-1000", account="700000001000"))
 
     tagged, untagged = sink.posts
     assert tagged.channel == "#payments-oncall"

@@ -13,8 +13,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from finops.models.accounts import AccountRef
 from finops.models.config import OrganizationConfig
-from finops.notify.blocks import AccountRef
 
 logger = Logger(child=True)
 

@@ -7,31 +7,18 @@ what changed, who owns it and where to look next.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from finops.models.accounts import AccountRef
 from finops.models.alerts import BudgetAlert, CostAnomaly, RootCause
 from finops.models.config import SeverityTier, TeamRoute
 from finops.rules.ownership import Owner
 
 MAX_ROOT_CAUSES = 8
 _TIER_EMOJI = (":red_circle:", ":large_orange_circle:", ":large_yellow_circle:")
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRef:
-    id: str | None
-    name: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    lookup_error: str | None = None  # why Organizations could not tell us the name and tags
-
-    @property
-    def label(self) -> str:
-        if self.id and self.name:
-            return f"{self.name} ({self.id})"
-        return self.id or self.name or "unknown account"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from finops.models.accounts import AccountRef
 from finops.models.alerts import CostAnomaly
 from finops.models.config import load_config
 from finops.models.events import alerts_from_event
-from finops.notify.blocks import AccountRef, anomaly_message, budget_message, escape, percent, usd, window
+from finops.notify.blocks import anomaly_message, budget_message, escape, percent, usd, window
 from finops.rules.ownership import Owner
 
 ROOT = Path(__file__).parents[3]
