@@ -11,9 +11,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from finops.models.base import Mode, StrictModel
 from finops.models.problems import ProblemsError, problems, read_data
+from finops.models.scheduler_config import SchedulerConfig
+
+__all__ = ["ConfigError", "FinOpsConfig", "Mode", "load_config", "parse_config"]
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="a 12-digit AWS account id, quoted in YAML")]
 Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="an AWS region name")]
@@ -27,24 +31,34 @@ class ConfigError(ProblemsError):
     what = "FinOps config"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class TagMatch(StrictModel):
+    """A tag and the values that make it match: values compare case-insensitively, trimmed."""
+
+    key: str = Field(min_length=1, max_length=128)
+    values: tuple[str, ...] = Field(min_length=1)
+
+    def matches(self, tags: dict[str, str]) -> bool:
+        value = tags.get(self.key)
+        return value is not None and value.strip().lower() in {v.strip().lower() for v in self.values}
 
 
-class Mode(StrEnum):
-    """What a capability may do. ``report`` computes and reports the plan; ``enforce`` also acts on it."""
-
-    REPORT = "report"
-    ENFORCE = "enforce"
-
-
-class OrganizationConfig(_Model):
+class OrganizationConfig(StrictModel):
     management_account_id: AccountId
     automation_account_id: AccountId
     member_role_name: str = Field(default="FinOpsMemberRole", pattern=r"^[\w+=,.@-]{1,64}$")
+    organization_id: str | None = Field(
+        default=None,
+        pattern=r"^o-[a-z0-9]{10,32}$",
+        description="the Organization's id; the member role's trust requires it (aws:PrincipalOrgID)",
+    )
     target_ous: tuple[OuId, ...] = ()
     target_accounts: tuple[AccountId, ...] = ()
     excluded_accounts: tuple[AccountId, ...] = ()
+    excluded_ous: tuple[OuId, ...] = ()
+    exclude_account_tag: TagMatch = TagMatch(key="finops:exclude", values=("true",))
+    prod_accounts: tuple[AccountId, ...] = ()
+    prod_ous: tuple[OuId, ...] = ()
+    include_management_account: bool = False
     regions: tuple[Region, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -55,13 +69,37 @@ class OrganizationConfig(_Model):
         return self
 
 
+class SafetyConfig(StrictModel):
+    """What no acting capability ever changes, whatever its own settings say."""
+
+    environment_tag_key: str = Field(default="environment", min_length=1, max_length=128)
+    prod_values: tuple[str, ...] = ("prod", "production")
+    protect_tag: TagMatch = TagMatch(key="finops:protect", values=("true", "yes"))
+    kill_switch_parameter: str = Field(default="/finops/kill-switch", pattern=r"^/[A-Za-z0-9_.\-/]{1,1010}$")
+
+    def is_prod_value(self, value: str | None) -> bool:
+        return value is not None and value.strip().lower() in {v.strip().lower() for v in self.prod_values}
+
+    def is_prod(self, tags: dict[str, str]) -> bool:
+        """Tagged with a prod environment value (the key compared exactly, the value case-insensitively)."""
+        return self.is_prod_value(tags.get(self.environment_tag_key))
+
+
+class EngineConfig(StrictModel):
+    """The Distributed Map's fan-out across targets (account x region)."""
+
+    max_concurrency: int = Field(default=40, ge=1, le=10_000)
+    tolerated_failure_percent: int = Field(default=100, ge=0, le=100)
+    targets_per_invocation: int = Field(default=5, ge=1, le=100, description="the Map's ItemBatcher MaxItemsPerBatch")
+
+
 class TagCase(StrEnum):
     EXACT = "exact"
     LOWER = "lower"
     UPPER = "upper"
 
 
-class TagRule(_Model):
+class TagRule(StrictModel):
     key: str = Field(min_length=1, max_length=128)
     required: bool = True
     allowed_values: tuple[str, ...] = ()
@@ -80,7 +118,7 @@ class TagRule(_Model):
         return value
 
 
-class TaxonomyConfig(_Model):
+class TaxonomyConfig(StrictModel):
     tags: tuple[TagRule, ...] = Field(min_length=1)
 
     @field_validator("tags")
@@ -95,24 +133,24 @@ class TaxonomyConfig(_Model):
         return tags
 
 
-class SlackConfig(_Model):
+class SlackConfig(StrictModel):
     secret_name: str = Field(min_length=1, description="Secrets Manager secret holding the webhook(s) or bot token")
     default_channel: Channel
 
 
-class TeamRoute(_Model):
+class TeamRoute(StrictModel):
     channel: Channel
     mention: str | None = Field(default=None, description="e.g. <!subteam^S0123ABC> for a user group")
 
 
-class SeverityTier(_Model):
+class SeverityTier(StrictModel):
     name: str = Field(min_length=1)
     min_impact_usd: float = Field(ge=0)
     min_impact_percent: float = Field(default=0, ge=0)
     mention: str | None = Field(default=None, description="prepended to the alert, e.g. <!here>")
 
 
-class NotificationsConfig(_Model):
+class NotificationsConfig(StrictModel):
     slack: SlackConfig
     owner_tag_key: str = Field(default="team", description="account tag (in Organizations) naming the owning team")
     teams: dict[str, TeamRoute] = Field(default_factory=dict)
@@ -154,7 +192,7 @@ class NotificationsConfig(_Model):
         return self
 
 
-class AnomalyThreshold(_Model):
+class AnomalyThreshold(StrictModel):
     """Maps to the subscription's ThresholdExpression: alert when impact passes either (``any``) or both (``all``)."""
 
     absolute_usd: float | None = Field(default=100, gt=0)
@@ -168,7 +206,7 @@ class AnomalyThreshold(_Model):
         return self
 
 
-class AnomalyMonitors(_Model):
+class AnomalyMonitors(StrictModel):
     services: bool = True
     linked_accounts: bool = True
 
@@ -179,34 +217,36 @@ class AnomalyMonitors(_Model):
         return self
 
 
-class AnomalyAlertsConfig(_Model):
+class AnomalyAlertsConfig(StrictModel):
     enabled: bool = True
     monitors: AnomalyMonitors = AnomalyMonitors()
     threshold: AnomalyThreshold = AnomalyThreshold()
 
 
-class BudgetAlertsConfig(_Model):
+class BudgetAlertsConfig(StrictModel):
     enabled: bool = True
 
 
-class PendingCapability(_Model):
+class PendingCapability(StrictModel):
     """A capability whose automation ships in a later release; only its safety switch is read today."""
 
     mode: Mode = Mode.REPORT
 
 
-class CapabilitiesConfig(_Model):
+class CapabilitiesConfig(StrictModel):
     anomaly_alerts: AnomalyAlertsConfig = AnomalyAlertsConfig()
     budget_alerts: BudgetAlertsConfig = BudgetAlertsConfig()
     tag_enforcement: PendingCapability = PendingCapability()
-    scheduler: PendingCapability = PendingCapability()
+    scheduler: SchedulerConfig = SchedulerConfig()
     ebs_cleanup: PendingCapability = PendingCapability()
 
 
-class FinOpsConfig(_Model):
+class FinOpsConfig(StrictModel):
     organization: OrganizationConfig
     taxonomy: TaxonomyConfig
     notifications: NotificationsConfig
+    safety: SafetyConfig = SafetyConfig()
+    engine: EngineConfig = EngineConfig()
     capabilities: CapabilitiesConfig = CapabilitiesConfig()
 
     def team_route(self, team: str | None) -> TeamRoute:
