@@ -24,6 +24,27 @@ def test_default_estate_round_trips_through_dump_and_seed(tmp_path: Path) -> Non
     volumes = {v["name"]: v for v in prod["regions"]["eu-west-1"]["volumes"]}
     assert volumes["payments-ledger-export"]["id"] == ledger_id
     assert volumes["payments-ledger-export"]["created_at"] == "2025-09-14T11:20:00Z"
+    # including the scheduler's fleet: hibernation, the simulated faults, the Aurora cluster and the read replica
+    accounts = {a["name"]: a for a in first["accounts"]}
+    staging = accounts["payments-staging"]["regions"]["eu-west-1"]
+    instances = {i["name"]: i for i in staging["instances"]}
+    assert instances["payments-cache-staging"]["hibernation"] is True
+    assert instances["payments-recon-staging"]["start_error"] == "InsufficientInstanceCapacity"
+    assert instances["payments-web-staging"] | {"id": None} == {
+        "id": None,
+        "name": "payments-web-staging",
+        "instance_type": "m6i.large",
+        "state": "running",
+        "hibernation": False,
+        "tags": {"team": "payments", "environment": "staging", "cost-center": "CC-0042", "schedule": "office-hours"},
+        "launched_at": "2026-10-20T08:00:00Z",
+        "start_error": None,
+    }
+    assert accounts["sandbox-legacy"]["member_role"] is False
+    assert accounts["payments-staging"]["member_role"] is True
+    assert [c["identifier"] for c in staging["db_clusters"]] == ["payments-orders-staging"]
+    databases = {d["identifier"]: d for d in accounts["data-dev"]["regions"]["eu-west-1"]["db_instances"]}
+    assert databases["analytics-dev-replica"]["replica_of"] == "analytics-dev"
 
     # When the dump is written as a file, loaded and seeded again
     path = tmp_path / "estate.yaml"
@@ -91,3 +112,41 @@ def test_dump_leaves_out_empty_lists_and_regions(small_estate: dict[str, Any]) -
     assert list(data["accounts"][0]["regions"]) == ["eu-west-1"]
     assert set(data["accounts"][0]["regions"]["eu-west-1"]) == {"instances", "volumes"}
     assert data["ous"] == ["Workloads/Prod"]
+
+
+def test_a_group_the_scheduler_scaled_to_zero_round_trips_with_its_remembered_sizes(
+    small_estate: dict[str, Any],
+) -> None:
+    small_estate["accounts"][0]["regions"]["eu-west-1"]["auto_scaling_groups"] = [
+        {
+            "name": "checkout",
+            "min_size": 1,
+            "max_size": 4,
+            "desired_capacity": 2,
+            "tags": {"schedule": "office-hours"},
+            "created_at": "2026-09-01T09:00:00Z",
+        }
+    ]
+    with simulated_aws(parse_estate(small_estate, source="small")) as sim:
+        # When the scheduler remembers the sizes in a tag and scales the group to zero
+        autoscaling = sim.session("333333333333", "eu-west-1").client("autoscaling")
+        autoscaling.create_or_update_tags(
+            Tags=[
+                {
+                    "ResourceId": "checkout",
+                    "ResourceType": "auto-scaling-group",
+                    "Key": "finops:scheduler-sizes",
+                    "Value": "min=1,desired=2,max=4",
+                    "PropagateAtLaunch": False,
+                }
+            ]
+        )
+        autoscaling.update_auto_scaling_group(AutoScalingGroupName="checkout", MinSize=0, MaxSize=0, DesiredCapacity=0)
+        after = dump(sim)
+
+    # Then the dump has the zero sizes and the tag, and seeds the same group again
+    [group] = after["accounts"][0]["regions"]["eu-west-1"]["auto_scaling_groups"]
+    assert (group["min_size"], group["desired_capacity"], group["max_size"]) == (0, 0, 0)
+    assert group["tags"] == {"schedule": "office-hours", "finops:scheduler-sizes": "min=1,desired=2,max=4"}
+    with simulated_aws(parse_estate(after, source="after")) as again:
+        assert parse_estate(dump(again), source="again").comparable() == parse_estate(after, source="a").comparable()

@@ -80,6 +80,9 @@ def _set(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
             [{"identifier": "1db", "created_at": "2026-01-01T00:00:00Z"}],
             "eu-west-1.db_instances[0].identifier: '1db' does not match",
         ),
+        ((*INSTANCES, 0, "hibernation"), "sometimes", "instances[0].hibernation: Input should be a valid boolean"),
+        ((*INSTANCES, 0, "start_error"), "no capacity", "instances[0].start_error: 'no capacity' does not match"),
+        (("accounts", 0, "member_role"), "maybe", "accounts[0].member_role: Input should be a valid boolean"),
     ],
 )
 def test_invalid_estate_names_the_key_path(
@@ -92,6 +95,116 @@ def test_invalid_estate_names_the_key_path(
 
     assert str(raised.value).startswith("estate.yaml is not a valid estate file:")
     assert expected in str(raised.value)
+
+
+CREATED = {"created_at": "2026-01-01T00:00:00Z"}
+ORDERS = {"identifier": "orders", **CREATED}  # an Aurora cluster
+MEMBER = {"identifier": "orders-1", "cluster": "orders", **CREATED}
+REPORTS = {"identifier": "reports", **CREATED}  # a standalone postgres instance
+
+
+@pytest.mark.parametrize(
+    ("clusters", "databases", "expected"),
+    [
+        ([], [MEMBER], "eu-west-1.db_instances[0].cluster: no db_cluster named 'orders' here"),
+        (
+            [ORDERS],
+            [MEMBER, {**MEMBER, "identifier": "orders-2", "engine": "postgres"}],
+            "eu-west-1.db_instances[1].engine: 'postgres' differs from cluster 'orders' (aurora-postgresql)",
+        ),
+        (
+            [{**ORDERS, "status": "stopped"}],
+            [{**MEMBER, "status": "available"}],
+            "db_instances[0].status: 'available' differs from cluster 'orders' (stopped)",
+        ),
+        (
+            [ORDERS],
+            [{**MEMBER, "storage_gb": 100}],
+            "db_instances[0].storage_gb: Aurora storage belongs to the cluster, so leave it out",
+        ),
+        (
+            [ORDERS],
+            [MEMBER, REPORTS, {**MEMBER, "identifier": "both", "replica_of": "reports"}],
+            "db_instances[2]: give at most one of `cluster` (an Aurora member) and `replica_of`",
+        ),
+        ([ORDERS], [], "eu-west-1.db_clusters[0]: no db_instances name it as their `cluster`"),
+        ([ORDERS, ORDERS], [MEMBER], "eu-west-1.db_clusters: the name 'orders' is used twice"),
+        ([{**ORDERS, "engine": "postgres"}], [], "db_clusters[0].engine: Input should be 'aurora-postgresql' or"),
+        (
+            [],
+            [{"identifier": "reports-replica", "replica_of": "reports", **CREATED}],
+            "eu-west-1.db_instances[0].replica_of: no db_instance named 'reports' here",
+        ),
+        (
+            [ORDERS],
+            [MEMBER, {"identifier": "orders-replica", "replica_of": "orders-1", **CREATED}],
+            "db_instances[1].replica_of: 'orders-1' is a member of Aurora cluster 'orders'",
+        ),
+        (
+            [],
+            [
+                REPORTS,
+                {"identifier": "replica-1", "replica_of": "reports", **CREATED},
+                {"identifier": "replica-2", "replica_of": "replica-1", **CREATED},
+            ],
+            "db_instances[2].replica_of: 'replica-1' is itself a read replica (cascading replicas are not simulated)",
+        ),
+        (
+            [],
+            [REPORTS, {"identifier": "replica-1", "replica_of": "reports", "engine": "mysql", **CREATED}],
+            "db_instances[1].engine: 'mysql' differs from its source 'reports' (postgres)",
+        ),
+        (
+            [],
+            [REPORTS, {"identifier": "replica-1", "replica_of": "reports", "status": "stopped", **CREATED}],
+            "db_instances[1].status: a read replica cannot be stopped",
+        ),
+        (
+            [],
+            [{**REPORTS, "engine": "aurora-mysql"}],
+            "db_instances[0].engine: 'aurora-mysql' runs in an Aurora cluster: give the `cluster`",
+        ),
+    ],
+)
+def test_invalid_database_links_name_the_key_path(
+    small_estate: dict[str, Any], clusters: list[Any], databases: list[Any], expected: str
+) -> None:
+    _set(small_estate, (*REGION, "db_clusters"), clusters)
+    _set(small_estate, (*REGION, "db_instances"), databases)
+
+    with pytest.raises(EstateError) as raised:
+        parse_estate(small_estate, source="estate.yaml")
+
+    assert expected in str(raised.value)
+    assert all(p.startswith("accounts[0].regions.eu-west-1.db_") for p in raised.value.problems)
+
+
+def test_members_and_replicas_take_what_they_leave_out_from_their_link(small_estate: dict[str, Any]) -> None:
+    cluster = {**ORDERS, "engine": "aurora-mysql", "instance_class": "db.r6g.xlarge", "status": "stopped"}
+    source = {**REPORTS, "instance_class": "db.t4g.medium", "storage_gb": 80}
+    replica = {"identifier": "reports-replica", "replica_of": "reports", **CREATED}
+    _set(small_estate, (*REGION, "db_clusters"), [cluster])
+    _set(small_estate, (*REGION, "db_instances"), [MEMBER, source, replica])
+
+    databases = parse_estate(small_estate, source="estate.yaml").accounts[0].regions["eu-west-1"].db_instances
+
+    assert [(d.engine, d.instance_class, d.storage_gb, d.status) for d in databases] == [
+        ("aurora-mysql", "db.r6g.xlarge", 20, "stopped"),
+        ("postgres", "db.t4g.medium", 80, "available"),
+        ("postgres", "db.t4g.medium", 80, "available"),
+    ]
+    assert small_estate["accounts"][0]["regions"]["eu-west-1"]["db_instances"][0] == MEMBER  # the input is unchanged
+
+
+def test_a_scaled_down_group_remembers_its_sizes_in_a_tag(small_estate: dict[str, Any]) -> None:
+    group = {"name": "checkout", "min_size": 0, "max_size": 0, "desired_capacity": 0, **CREATED}
+    group["tags"] = {"schedule": "office-hours", "finops:scheduler-sizes": "min=1,desired=2,max=4"}
+    _set(small_estate, (*REGION, "auto_scaling_groups"), [group])
+
+    [parsed] = parse_estate(small_estate, source="estate.yaml").accounts[0].regions["eu-west-1"].auto_scaling_groups
+
+    assert (parsed.min_size, parsed.desired_capacity, parsed.max_size) == (0, 0, 0)
+    assert parsed.tags["finops:scheduler-sizes"] == "min=1,desired=2,max=4"
 
 
 def test_every_problem_is_listed_not_just_the_first(small_estate: dict[str, Any]) -> None:
@@ -152,6 +265,10 @@ def test_the_example_in_the_docs_is_a_valid_estate() -> None:
     estate = parse_estate(yaml.safe_load(example), source="docs/estate-file.md")
 
     assert estate.account("payments-prod").regions["eu-west-1"].images[1].snapshot == "payments-db-pre-migration"
+    staging = estate.account("payments-staging").regions["eu-west-1"]
+    assert [d.engine for d in staging.db_instances] == ["aurora-postgresql", "postgres", "postgres"]
+    assert staging.instances[1].start_error == "InsufficientInstanceCapacity"
+    assert estate.account("sandbox-legacy").member_role is False
 
 
 def test_ou_paths_imply_their_parents() -> None:
@@ -173,6 +290,7 @@ def test_default_estate_is_the_organization_finops_yaml_names() -> None:
         "444444444444",
         "555555555555",
         "666666666666",
+        "777777777777",
     ]
 
 
@@ -181,7 +299,15 @@ def _all_resources(estate: Estate) -> list[tuple[str, str, dict[str, str]]]:
         (account.name, resource.name if hasattr(resource, "name") else resource.identifier, resource.tags)
         for account in estate.accounts
         for resources in account.regions.values()
-        for kind in ("instances", "volumes", "snapshots", "images", "db_instances", "auto_scaling_groups")
+        for kind in (
+            "instances",
+            "volumes",
+            "snapshots",
+            "images",
+            "db_clusters",
+            "db_instances",
+            "auto_scaling_groups",
+        )
         for resource in getattr(resources, kind)
     ]
 

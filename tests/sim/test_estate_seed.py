@@ -52,6 +52,7 @@ def test_accounts_have_the_ids_names_and_emails_the_estate_gives(default_sim: Si
         "444444444444": ("payments-staging", "aws-payments-staging@acme.example"),
         "555555555555": ("data-dev", "aws-data-dev@acme.example"),
         "666666666666": ("sandbox-untagged", "aws-sandbox@acme.example"),
+        "777777777777": ("sandbox-legacy", "aws-sandbox-legacy@acme.example"),
     }
 
 
@@ -63,6 +64,7 @@ def test_accounts_have_the_ids_names_and_emails_the_estate_gives(default_sim: Si
         ("444444444444", ["Workloads", "NonProd"]),
         ("555555555555", ["Workloads", "NonProd"]),
         ("666666666666", ["Sandbox"]),
+        ("777777777777", ["Sandbox"]),
     ],
 )
 def test_accounts_sit_in_their_ou(default_sim: SimulatedOrganization, account: str, ou_path: list[str]) -> None:
@@ -87,6 +89,7 @@ def test_accounts_sit_in_their_ou(default_sim: SimulatedOrganization, account: s
         ("444444444444", {"team": "payments", "environment": "staging"}),
         ("555555555555", {"team": "data", "environment": "dev"}),
         ("666666666666", {}),
+        ("777777777777", {"team": "platform", "environment": "dev"}),
     ],
 )
 def test_account_tags_are_readable_in_organizations(
@@ -97,9 +100,11 @@ def test_account_tags_are_readable_in_organizations(
     assert {t["Key"]: t["Value"] for t in listed} == tags
 
 
-def test_member_role_exists_in_every_member_account(default_sim: SimulatedOrganization) -> None:
+def test_member_role_exists_in_every_member_account_the_stackset_reached(default_sim: SimulatedOrganization) -> None:
     assert default_sim.member_role_name == MEMBER_ROLE
-    for account in default_sim.estate.accounts:
+    reached = [a for a in default_sim.estate.accounts if a.member_role]
+    assert [a.name for a in default_sim.estate.accounts if not a.member_role] == ["sandbox-legacy"]
+    for account in reached:
         role = _as_runtime(account.id, "eu-west-1").client("iam").get_role(RoleName=MEMBER_ROLE)["Role"]
         assert role["Arn"] == f"arn:aws:iam::{account.id}:role/{MEMBER_ROLE}"
 
@@ -107,10 +112,15 @@ def test_member_role_exists_in_every_member_account(default_sim: SimulatedOrgani
 @pytest.mark.parametrize(
     ("account", "region", "instances", "volumes"),
     [
-        ("333333333333", "eu-west-1", {"payments-api-1", "payments-api-2", "payments-worker", "payments-batch"}, 5),
+        (
+            "333333333333",
+            "eu-west-1",
+            {"payments-api-1", "payments-api-2", "payments-worker", "payments-batch", "payments-reporting"},
+            5,
+        ),
         ("333333333333", "us-east-1", {"payments-dr-standby"}, 2),
-        ("444444444444", "us-east-1", set(), 1),
-        ("555555555555", "us-east-1", {"experiment-gpu"}, 1),
+        ("444444444444", "us-east-1", {"payments-api-staging-us"}, 1),
+        ("555555555555", "us-east-1", {"experiment-gpu", "dashboards-dev-us"}, 1),
         ("666666666666", "eu-west-1", {"test"}, 1),
         ("666666666666", "us-east-1", set(), 0),
     ],
@@ -252,3 +262,143 @@ def test_no_public_images_fill_the_accounts(default_sim: SimulatedOrganization) 
 
     assert ec2.describe_images()["Images"] == []
     assert len(ec2.describe_snapshots()["Snapshots"]) == 1
+
+
+# -- the non-prod fleet the scheduler works on ------------------------------------------------------------------
+
+
+def _rds(sim: SimulatedOrganization, account: str) -> Any:
+    return sim.session(account, "eu-west-1").client("rds")
+
+
+def _tags(listed: list[dict[str, str]]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in listed}
+
+
+def test_aurora_cluster_lists_its_members(default_sim: SimulatedOrganization) -> None:
+    [cluster] = _rds(default_sim, "444444444444").describe_db_clusters(DBClusterIdentifier="payments-orders-staging")[
+        "DBClusters"
+    ]
+
+    assert (cluster["Engine"], cluster["Status"]) == ("aurora-postgresql", "available")
+    assert [(m["DBInstanceIdentifier"], m["IsClusterWriter"]) for m in cluster["DBClusterMembers"]] == [
+        ("payments-orders-staging-1", True),
+        ("payments-orders-staging-2", False),
+    ]
+    assert _tags(cluster["TagList"])["schedule"] == "office-hours"
+    assert cluster["ClusterCreateTime"].isoformat() == "2026-06-01T09:00:00+00:00"
+
+
+def test_cluster_members_take_the_clusters_engine_and_class(default_sim: SimulatedOrganization) -> None:
+    members = _rds(default_sim, "444444444444").describe_db_instances(
+        Filters=[{"Name": "db-cluster-id", "Values": ["payments-orders-staging"]}]
+    )["DBInstances"]
+
+    assert {(m["DBInstanceIdentifier"], m["Engine"], m["DBInstanceClass"]) for m in members} == {
+        ("payments-orders-staging-1", "aurora-postgresql", "db.r6g.large"),
+        ("payments-orders-staging-2", "aurora-postgresql", "db.r6g.large"),
+    }
+    assert {m["DBClusterIdentifier"] for m in members} == {"payments-orders-staging"}
+    assert "schedule" not in _tags(members[0]["TagList"])  # the schedule is the cluster's
+
+
+def test_read_replica_and_its_source_name_each_other(default_sim: SimulatedOrganization) -> None:
+    rds = _rds(default_sim, "555555555555")
+
+    [source] = rds.describe_db_instances(DBInstanceIdentifier="analytics-dev")["DBInstances"]
+    [replica] = rds.describe_db_instances(DBInstanceIdentifier="analytics-dev-replica")["DBInstances"]
+
+    assert source["ReadReplicaDBInstanceIdentifiers"] == ["analytics-dev-replica"]
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in source
+    assert replica["ReadReplicaSourceDBInstanceIdentifier"] == "analytics-dev"
+    assert (replica["Engine"], replica["DBInstanceClass"], replica["AllocatedStorage"]) == (
+        "postgres",
+        "db.r6g.large",
+        200,
+    )
+    assert _tags(replica["TagList"]) == {
+        "team": "data",
+        "environment": "dev",
+        "cost-center": "CC-0107",
+        "schedule": "office-hours",
+    }
+    assert replica["InstanceCreateTime"].isoformat() == "2026-03-09T09:00:00+00:00"
+
+
+def _instance(sim: SimulatedOrganization, account: str, region: str, name: str) -> dict[str, Any]:
+    instance_id = sim.id_of(account, region, "instance", name)
+    ec2 = _as_runtime(account, region).client("ec2")
+    described: dict[str, Any] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    return described
+
+
+def test_hibernation_is_configured_where_the_estate_says(default_sim: SimulatedOrganization) -> None:
+    cache = _instance(default_sim, "444444444444", "eu-west-1", "payments-cache-staging")
+    web = _instance(default_sim, "444444444444", "eu-west-1", "payments-web-staging")
+
+    assert cache["HibernationOptions"] == {"Configured": True}
+    assert web.get("HibernationOptions", {}).get("Configured", False) is False  # moto: {} where AWS says false
+
+
+def test_an_instance_configured_for_hibernation_can_be_stopped_hibernating(default_sim: SimulatedOrganization) -> None:
+    ec2 = _as_runtime("444444444444", "eu-west-1").client("ec2")
+    cache = default_sim.id_of("444444444444", "eu-west-1", "instance", "payments-cache-staging")
+
+    ec2.stop_instances(InstanceIds=[cache], Hibernate=True)  # moto accepts it, and stops it as a plain stop
+
+    assert _instance(default_sim, "444444444444", "eu-west-1", "payments-cache-staging")["State"]["Name"] == "stopped"
+    ec2.start_instances(InstanceIds=[cache])  # leave the shared estate as it was
+    assert _instance(default_sim, "444444444444", "eu-west-1", "payments-cache-staging")["State"]["Name"] == "running"
+
+
+@pytest.mark.parametrize(
+    ("account", "region", "name", "schedule"),
+    [
+        ("444444444444", "eu-west-1", "payments-web-staging", "office-hours"),
+        ("444444444444", "eu-west-1", "payments-partner-demo", "always-on"),
+        ("444444444444", "us-east-1", "payments-api-staging-us", "us-office-hours"),
+        ("555555555555", "us-east-1", "dashboards-dev-us", "us-office-hours"),
+        ("555555555555", "eu-west-1", "jupyter-hub-dev", None),
+        ("333333333333", "eu-west-1", "payments-reporting", "office-hours"),
+    ],
+)
+def test_instances_carry_their_schedule_tags(
+    default_sim: SimulatedOrganization, account: str, region: str, name: str, schedule: str | None
+) -> None:
+    described = _instance(default_sim, account, region, name)
+
+    assert described["State"]["Name"] == "running"
+    assert _tags(described["Tags"]).get("schedule") == schedule
+
+
+def test_the_overridden_instance_says_until_when(default_sim: SimulatedOrganization) -> None:
+    tags = _tags(_instance(default_sim, "444444444444", "eu-west-1", "payments-uat-staging")["Tags"])
+
+    assert tags["schedule-override"] == "2026-11-30T20:00:00Z"
+
+
+def test_the_instance_that_will_not_start_runs_until_stopped(default_sim: SimulatedOrganization) -> None:
+    recon = default_sim.id_of("444444444444", "eu-west-1", "instance", "payments-recon-staging")
+
+    assert _instance(default_sim, "444444444444", "eu-west-1", "payments-recon-staging")["State"]["Name"] == "running"
+    assert default_sim.faults.start_errors == {("444444444444", "eu-west-1", recon): "InsufficientInstanceCapacity"}
+
+
+def test_scheduled_auto_scaling_group_runs_two_of_four(default_sim: SimulatedOrganization) -> None:
+    autoscaling = _as_runtime("444444444444", "eu-west-1").client("autoscaling")
+
+    [group] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["payments-checkout-staging"])[
+        "AutoScalingGroups"
+    ]
+
+    assert (group["MinSize"], group["DesiredCapacity"], group["MaxSize"]) == (1, 2, 4)
+    assert len(group["Instances"]) == 2
+    assert _tags(group["Tags"])["schedule"] == "office-hours"
+
+
+def test_the_runtime_cannot_assume_into_the_legacy_sandbox(default_sim: SimulatedOrganization) -> None:
+    with pytest.raises(ClientError) as raised:
+        _as_runtime("777777777777", "eu-west-1")
+
+    assert raised.value.response["Error"]["Code"] == "AccessDenied"
+    assert default_sim.estate.account("777777777777").regions["eu-west-1"].instances[0].name == "legacy-jenkins"

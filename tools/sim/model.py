@@ -2,9 +2,11 @@
 
 The schema is documented in ``docs/estate-file.md``. In short: a management account, the OUs (as paths such as
 ``Workloads/Prod``), the member accounts with their tags and, per region, their instances, volumes, snapshots,
-images, RDS instances and Auto Scaling groups. Resources are linked by name (a volume is ``attached_to`` an instance
-name); moto assigns the real ids, which :func:`tools.sim.estate.dump` writes back as ``id`` and loading ignores.
-Timestamps are absolute and carry a timezone, so a resource's age is whatever the file says.
+images, Aurora clusters, RDS instances and Auto Scaling groups. Resources are linked by name (a volume is
+``attached_to`` an instance name, a DB instance is a ``cluster`` member or a replica of another); moto assigns the real
+ids, which :func:`tools.sim.estate.dump` writes back as ``id`` and loading ignores. Timestamps are absolute and carry a
+timezone, so a resource's age is whatever the file says. Two fields are simulated faults, not AWS state:
+``Instance.start_error`` and ``Account.member_role: false``.
 """
 
 from __future__ import annotations
@@ -73,8 +75,14 @@ class Instance(_Resource):
     name: Name
     instance_type: str = Field(default="t3.micro", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
     state: Literal["running", "stopped"] = "running"
+    hibernation: bool = Field(default=False, description="launched with HibernationOptions.Configured")
     tags: dict[str, str] = Field(default_factory=dict)
     launched_at: Timestamp
+    start_error: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z][A-Za-z0-9]*(\.[A-Z][A-Za-z0-9]*)*$",
+        description="SIMULATED FAULT: StartInstances of this instance fails with this EC2 error code",
+    )
 
 
 class Volume(_Resource):
@@ -112,15 +120,37 @@ class Image(_Resource):
         return self
 
 
-class DbInstance(_Resource):
+DbIdentifier = Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")]
+DbInstanceClass = Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")]
+AURORA_ENGINES = ("aurora-postgresql", "aurora-mysql")
+
+
+class DbCluster(_Resource):
+    """An Aurora cluster. Its DB instances are the ``db_instances`` that name it as their ``cluster``."""
+
     id: MotoId = None
-    identifier: str = Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")
-    engine: str = "postgres"
-    instance_class: str = Field(default="db.t3.micro", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-    storage_gb: int = Field(default=20, ge=5, le=65536)
+    identifier: DbIdentifier
+    engine: Literal["aurora-postgresql", "aurora-mysql"] = "aurora-postgresql"
+    instance_class: DbInstanceClass = Field(default="db.r6g.large", description="the class of its DB instances")
     status: Literal["available", "stopped"] = "available"
     tags: dict[str, str] = Field(default_factory=dict)
     created_at: Timestamp
+
+
+class DbInstance(_Resource):
+    id: MotoId = None
+    identifier: DbIdentifier
+    engine: str = "postgres"
+    instance_class: DbInstanceClass = "db.t3.micro"
+    storage_gb: int = Field(default=20, ge=5, le=65536)
+    status: Literal["available", "stopped"] = "available"
+    cluster: DbIdentifier | None = Field(default=None, description="a member of this Aurora cluster (same region)")
+    replica_of: DbIdentifier | None = Field(default=None, description="a read replica of this instance (same region)")
+    tags: dict[str, str] = Field(default_factory=dict)
+    created_at: Timestamp
+
+
+_MEMBER_STORAGE_GB = DbInstance.model_fields["storage_gb"].default
 
 
 class AutoScalingGroup(_Resource):
@@ -154,8 +184,28 @@ class RegionResources(_Model):
     volumes: tuple[Volume, ...] = ()
     snapshots: tuple[Snapshot, ...] = ()
     images: tuple[Image, ...] = ()
+    db_clusters: tuple[DbCluster, ...] = ()
     db_instances: tuple[DbInstance, ...] = ()
     auto_scaling_groups: tuple[AutoScalingGroup, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _databases_inherit(cls, data: Any) -> Any:
+        """Defaults a DB instance takes from what it links to, as AWS gives them: a cluster member's engine, class and
+        status are its cluster's; a read replica's engine, class and storage are its source's. Given values stay."""
+        if not isinstance(data, dict) or not isinstance(data.get("db_instances"), list | tuple):
+            return data
+        clusters = _by_identifier(data.get("db_clusters"))
+        sources = _by_identifier(data["db_instances"])
+        inherited = []
+        for db in data["db_instances"]:
+            if isinstance(db, dict):
+                if (cluster := clusters.get(_text(db.get("cluster")))) is not None:
+                    db = {**_fields_of(cluster, DbCluster, ("engine", "instance_class", "status")), **db}
+                elif (source := sources.get(_text(db.get("replica_of")))) is not None:
+                    db = {**_fields_of(source, DbInstance, ("engine", "instance_class", "storage_gb")), **db}
+            inherited.append(db)
+        return {**data, "db_instances": inherited}
 
     @model_validator(mode="after")
     def _names_unique_and_links_resolve(self) -> RegionResources:
@@ -166,6 +216,7 @@ class RegionResources(_Model):
                 ("volumes", [v.name for v in self.volumes]),
                 ("snapshots", [s.name for s in self.snapshots]),
                 ("images", [i.name for i in self.images]),
+                ("db_clusters", [c.identifier for c in self.db_clusters]),
                 ("db_instances", [d.identifier for d in self.db_instances]),
                 ("auto_scaling_groups", [a.name for a in self.auto_scaling_groups]),
             )
@@ -186,16 +237,88 @@ class RegionResources(_Model):
             elif snapshot.size_gb is not None and snapshot.size_gb != source.size_gb:
                 problems.append(
                     f"snapshots[{index}].size_gb: {snapshot.size_gb} differs from volume {source.name!r} "
-                    f"({source.size_gb}); leave it out for a snapshot of an existing volume"
+                    f"({source.size_gb}): leave it out for a snapshot of an existing volume"
                 )
         for index, image in enumerate(self.images):
             if image.instance is not None and image.instance not in instances:
                 problems.append(f"images[{index}].instance: no instance named {image.instance!r} here")
             if image.snapshot is not None and image.snapshot not in snapshots:
                 problems.append(f"images[{index}].snapshot: no snapshot named {image.snapshot!r} here")
+        problems += _database_problems(self.db_clusters, self.db_instances)
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _by_identifier(items: object) -> dict[str | None, dict[str, Any]]:
+    """The raw (not yet validated) DB entries of a region by identifier; anything malformed is left to validation."""
+    if not isinstance(items, list | tuple):
+        return {}
+    return {item["identifier"]: item for item in items if isinstance(item, dict) and _text(item.get("identifier"))}
+
+
+def _fields_of(raw: dict[str, Any], model: type[BaseModel], names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: raw.get(name, model.model_fields[name].default) for name in names}
+
+
+def _database_problems(clusters: tuple[DbCluster, ...], databases: tuple[DbInstance, ...]) -> list[str]:
+    """Cluster members and read replicas: each link resolves, and what the link decides is not contradicted."""
+    problems = []
+    by_cluster = {c.identifier: c for c in clusters}
+    by_identifier = {d.identifier: d for d in databases}
+    for index, db in enumerate(databases):
+        where = f"db_instances[{index}]"
+        if db.cluster is not None and db.replica_of is not None:
+            problems.append(f"{where}: give at most one of `cluster` (an Aurora member) and `replica_of`")
+        elif db.cluster is not None:
+            cluster = by_cluster.get(db.cluster)
+            if cluster is None:
+                problems.append(f"{where}.cluster: no db_cluster named {db.cluster!r} here")
+                continue
+            for field in ("engine", "instance_class", "status"):
+                if getattr(db, field) != getattr(cluster, field):
+                    problems.append(
+                        f"{where}.{field}: {getattr(db, field)!r} differs from cluster {cluster.identifier!r} "
+                        f"({getattr(cluster, field)}): a member takes its cluster's, so leave it out"
+                    )
+            if db.storage_gb != _MEMBER_STORAGE_GB:
+                problems.append(f"{where}.storage_gb: Aurora storage belongs to the cluster, so leave it out")
+        elif db.replica_of is not None:
+            source = by_identifier.get(db.replica_of)
+            if source is None:
+                problems.append(f"{where}.replica_of: no db_instance named {db.replica_of!r} here")
+            elif source.cluster is not None:
+                problems.append(
+                    f"{where}.replica_of: {source.identifier!r} is a member of Aurora cluster {source.cluster!r} "
+                    "(add a reader to the cluster instead)"
+                )
+            elif source.replica_of is not None:
+                problems.append(
+                    f"{where}.replica_of: {source.identifier!r} is itself a read replica (cascading replicas are "
+                    "not simulated)"
+                )
+            else:
+                for field in ("engine", "storage_gb"):
+                    if getattr(db, field) != getattr(source, field):
+                        problems.append(
+                            f"{where}.{field}: {getattr(db, field)!r} differs from its source {source.identifier!r} "
+                            f"({getattr(source, field)}): a read replica takes its source's, so leave it out"
+                        )
+            if db.status != "available":
+                problems.append(f"{where}.status: a read replica cannot be stopped (StopDBInstance refuses it)")
+        elif db.engine in AURORA_ENGINES:
+            problems.append(f"{where}.engine: {db.engine!r} runs in an Aurora cluster: give the `cluster`")
+    members = {d.cluster for d in databases}
+    for index, cluster in enumerate(clusters):
+        if cluster.identifier not in members:
+            problems.append(
+                f"db_clusters[{index}]: no db_instances name it as their `cluster`: give it at least one member"
+            )
+    return problems
 
 
 class ManagementAccount(_Model):
@@ -210,6 +333,10 @@ class Account(_Model):
     email: Email
     ou: OuPath | None = Field(default=None, description="OU path; null for the root")
     tags: dict[str, str] = Field(default_factory=dict, description="account tags in Organizations")
+    member_role: bool = Field(
+        default=True,
+        description="false is a SIMULATED FAULT: the StackSet never reached the account, so AssumeRole is denied",
+    )
     regions: dict[Region, RegionResources] = Field(default_factory=dict)
 
     @field_validator("tags")

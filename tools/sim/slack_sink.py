@@ -205,6 +205,12 @@ class SlackSink:
             self._refused[channel] = error
             self._refused_status[channel] = webhook_status
 
+    def accept_channel(self, channel: str) -> None:
+        """Take posts to ``channel`` again (the bot was invited back)."""
+        with self._lock:
+            self._refused.pop(channel, None)
+            self._refused_status.pop(channel, None)
+
     def go_down(self) -> None:
         """Answer every request 503 until :meth:`come_back` (queued ``fail_next`` faults wait until then)."""
         with self._lock:
