@@ -6,7 +6,8 @@ run, the demo and the Lambda are the same code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -21,8 +22,14 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 
 from finops.aws.clients import AwsClients
 from finops.aws.organizations import AccountDirectory
+from finops.engine.aggregate import Deliver
+from finops.engine.kill_switch import KillSwitch
+from finops.engine.model import Capability, RunContext, TargetResult
+from finops.engine.start import RunSpec
 from finops.models.config import FinOpsConfig
+from finops.notify.blocks import SlackMessage
 from finops.notify.slack import (
+    Delivery,
     DeliveryError,
     PreviewOutbox,
     SlackOutbox,
@@ -133,4 +140,66 @@ def preview_alert_run(
         actor=actor,
         now=now,
         mode="report",
+    )
+
+
+# -- the run engine ----------------------------------------------------------------------------------------------
+
+
+def engine_capability(
+    name: str, config: FinOpsConfig, *, sleep: Callable[[float], None] = time.sleep
+) -> tuple[RunSpec, Capability]:
+    """The hub side and the worker side of the acting capability ``name``; ``sleep`` paces verification polls."""
+    if name == "scheduler":
+        from finops.services.scheduler_run import SchedulerCapability, SchedulerSpec
+
+        return SchedulerSpec(), SchedulerCapability(config, sleep=sleep)
+    raise KeyError(f"no acting capability {name!r}; known: scheduler")
+
+
+def kill_switch(clients: AwsClients, config: FinOpsConfig) -> KillSwitch:
+    """The hub's kill-switch parameter, read through the hub's own credentials (never a member's)."""
+    return KillSwitch(clients.client("ssm"), config.safety.kill_switch_parameter)
+
+
+def digest_renderer(
+    spec: RunSpec, config: FinOpsConfig
+) -> Callable[[Sequence[TargetResult], RunContext], list[SlackMessage]]:
+    from finops.notify.digest import digests
+
+    def render(results: Sequence[TargetResult], ctx: RunContext) -> list[SlackMessage]:
+        return digests(results, ctx, config, title=spec.title(ctx))
+
+    return render
+
+
+def outbox_delivery(outbox: SlackOutbox | PreviewOutbox, once: Once) -> Deliver:
+    """Digests go through the alerts' outbox (a Slack outage parks them), once per run and channel."""
+
+    def deliver(message: SlackMessage, key: str) -> Delivery:
+        def post(request: Request) -> Result:
+            return delivery_json(outbox.deliver(message, key=key))
+
+        return delivery_from_json(once(post, {"key": key}))
+
+    return deliver
+
+
+def delivery_json(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "channel": delivery.channel,
+        "status": delivery.status,
+        "via": delivery.via,
+        "reason": delivery.reason,
+        "intended": delivery.intended,
+    }
+
+
+def delivery_from_json(data: Result) -> Delivery:
+    return Delivery(
+        channel=str(data["channel"]),
+        status=data["status"],
+        via=str(data.get("via", "")),
+        reason=str(data.get("reason", "")),
+        intended=data.get("intended"),
     )

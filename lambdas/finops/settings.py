@@ -22,12 +22,16 @@ class Settings:
     audit_table_name: str
     idempotency_table_name: str
     slack_retry_queue_url: str
+    engine_bucket_name: str  # target lists and the Distributed Map's results
+    state_table_name: str  # the engine's own state: when each capability's last run completed
 
     ENV = {
         "config_path": "FINOPS_CONFIG_PATH",
         "audit_table_name": "AUDIT_TABLE_NAME",
         "idempotency_table_name": "IDEMPOTENCY_TABLE_NAME",
         "slack_retry_queue_url": "SLACK_RETRY_QUEUE_URL",
+        "engine_bucket_name": "ENGINE_BUCKET_NAME",
+        "state_table_name": "STATE_TABLE_NAME",
     }
 
     @classmethod

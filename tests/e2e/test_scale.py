@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from finops.aws.clients import AwsClients
-from finops.aws.organizations import list_targets
+from finops.aws.organizations import enumerate_targets
 from tests.conftest import anomaly_event
 from tools.local_hub import LocalHub
 from tools.sim.estate import generate_estate, simulated_aws
@@ -25,19 +25,18 @@ def test_every_one_of_a_thousand_accounts_is_targeted(big_org, config):
     organizations.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
     excluded = "700000000500"
 
-    targets = list_targets(
-        config.organization.model_copy(update={"excluded_accounts": (excluded,)}),
-        organizations,
-        caller_account="111111111111",
-    )
+    organization = config.organization.model_copy(update={"excluded_accounts": (excluded,)})
 
-    accounts = {t.account for t in targets}
-    assert len(accounts) == 1000  # 1,000 members + the management account - 1 excluded
+    enumeration = enumerate_targets(config.model_copy(update={"organization": organization}), organizations)
+
+    accounts = {t.account for t in enumeration.targets}
+    assert len(accounts) == 999  # 1,000 members - 1 excluded; the management account is not a target by default
     assert "700000001000" in accounts
     assert excluded not in accounts
-    assert len(targets) == 2 * len(accounts)  # × the two configured regions
-    assert set(calls) == {"ListAccounts"}
-    assert len(calls) > 1  # paged, not truncated at the first page
+    assert len(enumeration.targets) == 2 * len(accounts)  # × the two configured regions
+    assert calls.count("ListAccounts") > 1  # paged, not truncated at the first page
+    assert calls.count("ListTagsForResource") == 1000  # each account's tags once (exclusion, prod, team)
+    assert {e["account"] for e in enumeration.excluded} == {excluded, "111111111111"}
 
 
 def test_an_alert_in_the_999th_and_1000th_account_reaches_the_right_channel(big_org, config, sink, tmp_path):

@@ -9,13 +9,17 @@ FULL = {
     "AUDIT_TABLE_NAME": "audit",
     "IDEMPOTENCY_TABLE_NAME": "idem",
     "SLACK_RETRY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q",
+    "ENGINE_BUCKET_NAME": "engine",
+    "STATE_TABLE_NAME": "state",
 }
 
 
 def test_every_field_comes_from_its_variable():
     settings = Settings.from_env(FULL)
 
-    assert settings == Settings("/opt/finops/config.json", "audit", "idem", "https://sqs.us-east-1.amazonaws.com/1/q")
+    assert settings == Settings(
+        "/opt/finops/config.json", "audit", "idem", "https://sqs.us-east-1.amazonaws.com/1/q", "engine", "state"
+    )
 
 
 @pytest.mark.parametrize("missing", sorted(FULL))

@@ -1,20 +1,23 @@
 """Reading the Organization: account names and tags, and the accounts × regions a run targets.
 
-Runs in the automation account, which the management stack delegates read-only Organizations access to. Where
-there is no Organizations access (``make run`` on a standalone account), it works on the caller's own account.
+Runs in the automation account, which the management stack delegates read-only Organizations access to. Without
+Organizations access, alerts still go out (owner lookups say why they failed) and runs act only on the accounts the
+config lists explicitly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from finops.engine.model import Target
 from finops.models.accounts import AccountRef
-from finops.models.config import OrganizationConfig
+from finops.models.config import FinOpsConfig, OrganizationConfig
+from finops.rules.targets import AccountFacts, decide_account
 
 logger = Logger(child=True)
 
@@ -24,6 +27,8 @@ TARGET_PERMISSIONS = (
     "organizations:ListAccounts",
     "organizations:ListAccountsForParent",
     "organizations:ListOrganizationalUnitsForParent",
+    "organizations:ListRoots",
+    "organizations:ListTagsForResource",
 )
 _NO_ORGANIZATION = {"AccessDeniedException", "AWSOrganizationsNotInUseException", "AccessDenied"}
 
@@ -56,38 +61,111 @@ class AccountDirectory:
         return AccountRef(account_id, name, tags)
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Target:
-    account: str
-    region: str
+@dataclass(frozen=True, slots=True)
+class Enumeration:
+    """The targets of a run, and what was left out and why (every exclusion is reported, never silent)."""
+
+    targets: list[Target]
+    excluded: list[dict[str, str]] = field(default_factory=list)  # {"account", "reason"}
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"targets": len(self.targets), "excluded": self.excluded, "notes": self.notes}
 
 
-def _accounts_under(org: Any, parent_id: str) -> Iterator[dict[str, Any]]:
-    for page in org.get_paginator("list_accounts_for_parent").paginate(ParentId=parent_id):
-        yield from page["Accounts"]
-    for page in org.get_paginator("list_organizational_units_for_parent").paginate(ParentId=parent_id):
-        for ou in page["OrganizationalUnits"]:
-            yield from _accounts_under(org, ou["Id"])
+def _pages(org: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    for page in org.get_paginator(operation).paginate(**kwargs):
+        yield from page[key]
 
 
-def list_targets(config: OrganizationConfig, organizations: Any, *, caller_account: str) -> list[Target]:
-    """Active accounts in the target OUs (all of them when none are set) plus target_accounts, minus excluded,
-    times the configured regions. Without Organizations access: the caller's own account."""
-    alone = [Target(caller_account, r) for r in config.regions]
+def _walk(org: Any, parent_id: str, ancestors: frozenset[str]) -> Iterator[tuple[dict[str, Any], frozenset[str]]]:
+    """Every account under ``parent_id`` (nested OUs included) with the OU ids above it."""
+    for account in _pages(org, "list_accounts_for_parent", "Accounts", ParentId=parent_id):
+        yield account, ancestors
+    for ou in _pages(org, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent_id):
+        yield from _walk(org, ou["Id"], ancestors | {ou["Id"]})
+
+
+def _listed_accounts(config: OrganizationConfig, org: Any) -> list[tuple[dict[str, Any], frozenset[str]]]:
+    """Accounts with their OU ancestry. The whole tree is walked only when an OU setting needs the ancestry."""
+    if not (config.target_ous or config.excluded_ous or config.prod_ous):
+        return [(account, frozenset()) for account in _pages(org, "list_accounts", "Accounts")]
+    roots = list(_pages(org, "list_roots", "Roots"))
+    return [pair for root in roots for pair in _walk(org, root["Id"], frozenset())]
+
+
+def enumerate_targets(config: FinOpsConfig, organizations: Any) -> Enumeration:
+    """Active accounts in the target OUs (all of them when none are set) plus ``target_accounts``, minus every
+    exclusion (accounts, OUs, the exclude tag, the management account unless included), times the regions.
+
+    Without Organizations access there is no silent fallback to the caller's own account: only the explicitly
+    listed ``target_accounts`` are targets, and the notes say so.
+    """
+    organization = config.organization
+    notes: list[str] = []
+    facts: dict[str, AccountFacts] = {}
     try:
-        if config.target_ous:
-            accounts = [a for ou in config.target_ous for a in _accounts_under(organizations, ou)]
-        else:
-            pages = organizations.get_paginator("list_accounts").paginate()
-            accounts = [a for page in pages for a in page["Accounts"]]
-            if not accounts:  # an Organization always lists its management account: there is none
-                logger.warning("no Organization; targeting the caller's own account", account=caller_account)
-                return alone
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in _NO_ORGANIZATION:
+        listed = _listed_accounts(organization, organizations)
+        if not listed:  # an Organization always lists its management account: there is none
+            raise _NoOrganization("AWSOrganizationsNotInUseException")
+    except (ClientError, _NoOrganization) as exc:
+        code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else str(exc)
+        if code not in _NO_ORGANIZATION:
             raise
-        logger.warning("no Organizations access; targeting the caller's own account", account=caller_account)
-        return alone
-    ids = {a["Id"] for a in accounts if a.get("Status", "ACTIVE") == "ACTIVE"} | set(config.target_accounts)
-    ids -= set(config.excluded_accounts)
-    return sorted(Target(account, region) for account in ids for region in config.regions)
+        listed = []
+        explicit = ", ".join(organization.target_accounts) or "none"
+        notes.append(
+            f"no Organizations access ({code}): acting only on organization.target_accounts ({explicit}); "
+            "grant the hub the Organizations delegation to target OUs"
+        )
+        logger.warning("no Organizations access; only explicit target_accounts", error=code)
+    wanted_ous = set(organization.target_ous)
+    for described, ancestors in listed:
+        if wanted_ous and not ancestors & wanted_ous and described["Id"] not in organization.target_accounts:
+            continue
+        facts[described["Id"]] = AccountFacts(
+            id=described["Id"],
+            name=described.get("Name"),
+            status=described.get("Status", "ACTIVE"),
+            ancestors=ancestors,
+        )
+    for account_id in organization.target_accounts:
+        facts.setdefault(account_id, AccountFacts(id=account_id))
+    targets: list[Target] = []
+    excluded: list[dict[str, str]] = []
+    for account_id in sorted(facts):
+        account = facts[account_id]
+        if listed and account_id not in organization.excluded_accounts:
+            account = replace(account, tags=_tags(organizations, account_id))
+        decision = decide_account(account, config)
+        if decision.excluded:
+            excluded.append({"account": account_id, "reason": decision.excluded})
+            continue
+        targets += [
+            Target(
+                account_id,
+                region,
+                name=account.name,
+                team=decision.team,
+                prod=bool(decision.prod),
+                prod_reason=decision.prod,
+            )
+            for region in organization.regions
+        ]
+    return Enumeration(targets=targets, excluded=excluded, notes=notes)
+
+
+class _NoOrganization(Exception):
+    pass
+
+
+def _tags(org: Any, account_id: str) -> dict[str, str]:
+    try:
+        return {t["Key"]: t["Value"] for t in _pages(org, "list_tags_for_resource", "Tags", ResourceId=account_id)}
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in _NO_ORGANIZATION | {
+            "AccountNotFoundException",
+            "TargetNotFoundException",
+        }:
+            raise
+        return {}

@@ -15,6 +15,7 @@ class Item:
     reason: str
     account: str | None = None
     region: str | None = None
+    name: str | None = None  # the resource's name, where it has one beside its id
 
 
 @dataclass(slots=True)

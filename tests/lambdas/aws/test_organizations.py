@@ -6,54 +6,91 @@ import pytest
 from moto import mock_aws
 
 from finops.aws.clients import AwsClients
-from finops.aws.organizations import AccountDirectory, Target, list_targets
-from finops.models.config import OrganizationConfig
+from finops.aws.organizations import AccountDirectory, enumerate_targets
+from finops.models.config import FinOpsConfig
 
-MEMBERS = {"222222222222", "333333333333", "444444444444", "555555555555", "666666666666"}
+MEMBERS = {"222222222222", "333333333333", "444444444444", "555555555555", "666666666666", "777777777777"}
 
 
-def org_config(**overrides) -> OrganizationConfig:
-    values = {
-        "management_account_id": "111111111111",
-        "automation_account_id": "222222222222",
-        "regions": ("eu-west-1", "us-east-1"),
-    } | overrides
-    return OrganizationConfig(**values)
+def configured(config: FinOpsConfig, **organization) -> FinOpsConfig:
+    defaults = {"regions": ("eu-west-1", "us-east-1")}
+    return config.model_copy(update={"organization": config.organization.model_copy(update=defaults | organization)})
+
+
+def accounts(enumeration) -> set[str]:
+    return {t.account for t in enumeration.targets}
 
 
 @pytest.mark.usefixtures("sim")
-def test_every_active_account_times_every_region_minus_the_excluded():
-    clients = AwsClients()
-
-    targets = list_targets(
-        org_config(excluded_accounts=("666666666666",)), clients.client("organizations"), caller_account="111111111111"
+def test_every_active_member_times_every_region_minus_the_excluded(config):
+    enumeration = enumerate_targets(
+        configured(config, excluded_accounts=("666666666666",)), AwsClients().client("organizations")
     )
 
-    assert {t.account for t in targets} == (MEMBERS | {"111111111111"}) - {"666666666666"}
-    assert len(targets) == 2 * len({t.account for t in targets})
-    assert targets == sorted(targets)
+    assert accounts(enumeration) == MEMBERS - {"666666666666"}
+    assert len(enumeration.targets) == 2 * len(accounts(enumeration))
+    assert enumeration.targets == sorted(enumeration.targets)
+    assert {e["account"]: e["reason"] for e in enumeration.excluded} == {
+        "111111111111": "the management account (organization.include_management_account is false)",
+        "666666666666": "listed in organization.excluded_accounts",
+    }
 
 
-def test_target_ous_include_nested_ous_and_explicit_accounts(sim):
-    clients = AwsClients()
+def test_target_ous_include_nested_ous_and_explicit_accounts(sim, config):
     workloads = sim.ou_ids["Workloads"]
 
-    targets = list_targets(
-        org_config(target_ous=(workloads,), target_accounts=("222222222222",), regions=("eu-west-1",)),
-        clients.client("organizations"),
-        caller_account="111111111111",
+    enumeration = enumerate_targets(
+        configured(config, target_ous=(workloads,), target_accounts=("222222222222",), regions=("eu-west-1",)),
+        AwsClients().client("organizations"),
     )
 
-    assert targets == [Target(a, "eu-west-1") for a in ("222222222222", "333333333333", "444444444444", "555555555555")]
+    assert [t.account for t in enumeration.targets] == ["222222222222", "333333333333", "444444444444", "555555555555"]
 
 
-def test_without_an_organization_the_callers_account_is_the_target(monkeypatch):
+def test_excluded_ous_the_exclude_tag_and_the_management_account_when_included(sim, config):
+    org = AwsClients().client("organizations")
+    org.tag_resource(ResourceId="555555555555", Tags=[{"Key": "finops:exclude", "Value": " TRUE "}])
+
+    enumeration = enumerate_targets(
+        configured(config, excluded_ous=(sim.ou_ids["Sandbox"],), include_management_account=True), org
+    )
+
+    reasons = {e["account"]: e["reason"] for e in enumeration.excluded}
+    assert "111111111111" in accounts(enumeration)
+    assert reasons["555555555555"] == "account tag finops:exclude= TRUE  (organization.exclude_account_tag)"
+    sandbox = {a.id for a in sim.estate.accounts if a.ou == "Sandbox"}
+    assert sandbox
+    assert all(reasons[a].startswith("in excluded OU ou-") for a in sandbox)
+    assert not accounts(enumeration) & (sandbox | {"555555555555"})
+
+
+def test_prod_accounts_by_id_ou_and_account_tag_stay_targets_marked_prod(sim, config):
+    enumeration = enumerate_targets(
+        configured(config, prod_accounts=("444444444444",), prod_ous=(sim.ou_ids["Infrastructure"],)),
+        AwsClients().client("organizations"),
+    )
+
+    prod = {t.account: t.prod_reason for t in enumeration.targets if t.prod}
+    assert prod["444444444444"] == "listed in organization.prod_accounts"
+    assert prod["222222222222"].startswith("in prod OU ou-")
+    assert prod["333333333333"] == "account tag environment=prod"  # payments-prod carries environment=prod
+    teams = {t.account: t.team for t in enumeration.targets}
+    assert teams["333333333333"] == "payments"
+
+
+def test_without_an_organization_only_listed_accounts_are_targets_and_it_says_so(monkeypatch, config):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
-        clients = AwsClients()
-        targets = list_targets(org_config(), clients.client("organizations"), caller_account=clients.caller_account())
+        organizations = AwsClients().client("organizations")
+        alone = enumerate_targets(configured(config), organizations)
+        listed = enumerate_targets(configured(config, target_accounts=("444444444444",)), organizations)
 
-    assert targets == [Target("123456789012", "eu-west-1"), Target("123456789012", "us-east-1")]
+    assert alone.targets == []  # never the caller's own account by default
+    assert "no Organizations access (AWSOrganizationsNotInUseException)" in alone.notes[0]
+    assert [(t.account, t.region) for t in listed.targets] == [
+        ("444444444444", "eu-west-1"),
+        ("444444444444", "us-east-1"),
+    ]
 
 
 @pytest.mark.usefixtures("sim")

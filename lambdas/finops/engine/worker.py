@@ -1,0 +1,166 @@
+"""The per-target worker: reach the target through the member role, read, plan, and (in enforce mode) apply.
+
+Whatever goes wrong in one target (the role cannot be assumed, a read fails after the client's own retries) becomes
+that target's result, so the run completes for every other target and the aggregate names the failed ones.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from finops.aws.clients import AccountScope, AwsClients
+from finops.engine.kill_switch import KillSwitch, NoKillSwitch
+from finops.engine.model import Capability, Outcome, Plan, RunContext, Target, TargetResult
+from finops.models.base import Mode
+from finops.services.audit import AuditRecord, AuditTrail, MemoryAuditTrail, record_after_the_fact
+
+logger = Logger(child=True)
+
+
+class _Scopes(Protocol):
+    def assume_role(self, account: str, region: str, *, role_name: str, session_name: str) -> AccountScope: ...
+
+
+class CountingScope:
+    """An AccountScope whose clients count their API calls by ``service:Operation`` (for results and the bench)."""
+
+    def __init__(self, scope: AccountScope) -> None:
+        self._scope = scope
+        self.account, self.region = scope.account, scope.region
+        self.calls: Counter[str] = Counter()
+
+    def client(self, service: str) -> Any:
+        client = self._scope.client(service)
+        prefix = client.meta.service_model.signing_name
+
+        def count(model: Any, **_: Any) -> None:
+            self.calls[f"{prefix}:{model.name}"] += 1
+
+        client.meta.events.register("before-call", count)
+        return client
+
+    def log_keys(self) -> dict[str, str]:
+        return self._scope.log_keys()
+
+
+def _error(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_target(
+    capability: Capability,
+    target: Target,
+    ctx: RunContext,
+    *,
+    scopes: _Scopes | AwsClients,
+    role_name: str,
+    kill_switch: KillSwitch | NoKillSwitch,
+    audit: AuditTrail | MemoryAuditTrail,
+    actor: str,
+) -> TargetResult:
+    log: dict[str, object] = {
+        "account": target.account,
+        "region": target.region,
+        "run_id": ctx.run_id,
+        "capability": ctx.capability,
+    }
+    try:
+        assumed = scopes.assume_role(
+            target.account, target.region, role_name=role_name, session_name=f"finops-{ctx.capability}-{ctx.run_id}"
+        )
+    except (ClientError, BotoCoreError) as exc:
+        reason = f"cannot assume {role_name}: {_error(exc)}"
+        logger.error("target failed", extra={**log, "reason": reason})
+        return TargetResult(target, "failed", ctx.mode, error=reason)
+    scope = CountingScope(assumed)
+    try:
+        inventory = capability.read(scope, ctx)
+    except (ClientError, BotoCoreError) as exc:
+        reason = f"inventory read failed: {_error(exc)}"
+        logger.error("target failed", extra={**log, "reason": reason})
+        return TargetResult(target, "failed", ctx.mode, error=reason, calls=dict(scope.calls))
+    plan: Plan = capability.plan(inventory, target, ctx)
+    result = TargetResult(target, "done", ctx.mode, planned=plan.actions, skipped=plan.skipped)
+    if ctx.mode is not Mode.ENFORCE or not plan.actions:
+        logger.info("target planned", extra={**log, "actions": len(plan.actions), "mode": str(ctx.mode)})
+        return _with_calls(result, scope)
+    switch = kill_switch.state()
+    if switch.engaged:
+        logger.warning("target paused", extra={**log, "reason": switch.reason})
+        return _with_calls(
+            TargetResult(target, "paused", ctx.mode, plan.actions, plan.skipped, error=switch.reason), scope
+        )
+    outcomes = tuple(capability.apply(scope, plan, ctx))
+    unaudited = [o for o in outcomes if not _audit(audit, o, target, ctx, actor)]
+    failed = sum(not o.ok for o in outcomes)
+    logger.info("target applied", extra={**log, "actions": len(outcomes), "failed": failed})
+    return _with_calls(
+        TargetResult(
+            target,
+            "failed" if unaudited else "done",
+            ctx.mode,
+            plan.actions,
+            plan.skipped,
+            outcomes,
+            error=f"{len(unaudited)} action(s) done but not written to the audit trail" if unaudited else None,
+        ),
+        scope,
+    )
+
+
+def _with_calls(result: TargetResult, scope: CountingScope) -> TargetResult:
+    return TargetResult(
+        result.target,
+        result.status,
+        result.mode,
+        result.planned,
+        result.skipped,
+        result.outcomes,
+        result.error,
+        dict(sorted(scope.calls.items())),
+    )
+
+
+def _audit(audit: AuditTrail | MemoryAuditTrail, outcome: Outcome, target: Target, ctx: RunContext, actor: str) -> bool:
+    action = outcome.action
+    return record_after_the_fact(
+        audit,
+        AuditRecord(
+            run_id=ctx.run_id,
+            actor=actor,
+            action=f"{ctx.capability}:{action.action}",
+            target=f"{target.account}/{target.region}/{action.resource}",
+            reason=action.reason if outcome.ok else f"{action.reason}; FAILED: {outcome.error}",
+            at=ctx.now,
+            mode=str(ctx.mode),
+            before=dict(action.before),
+            after={
+                "verified": outcome.ok,
+                **dict(outcome.after),
+                **({"error": outcome.error} if outcome.error else {}),
+            },
+            account=target.account,
+            region=target.region,
+        ),
+    )
+
+
+def run_batch(
+    capability: Capability,
+    event: Mapping[str, Any],
+    **deps: Any,
+) -> dict[str, Any]:
+    """One Distributed Map batch: ``{"Items": [target, ...], "BatchInput": {"run": <RunContext>}}`` ->
+    ``{"results": [<TargetResult>, ...]}``, in the order of the items."""
+    ctx = RunContext.from_json(event["BatchInput"]["run"])
+    items: Sequence[Mapping[str, Any]] = event["Items"]
+    results = [run_target(capability, Target.from_json(item), ctx, **deps) for item in items]
+    return {"results": [r.to_json() for r in results]}
