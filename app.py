@@ -18,7 +18,7 @@ from aws_cdk import App, Validations  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
 from finops.models.config import ConfigError, load_config  # noqa: E402
-from stacks import create_stacks  # noqa: E402
+from stacks.app_stacks import create_stacks  # noqa: E402
 from stacks.constructs.layers import LayerNotBuiltError  # noqa: E402
 from stacks.tagging import OwnTagsError  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""FinOpsHub: the automation account's functions, queues, tables and topics. Deployed there, in us-east-1."""
+"""FinOpsHub: the automation account's functions, queues, tables, topics and run engine; in us-east-1."""
 
 from __future__ import annotations
 
@@ -6,33 +6,45 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from finops.handlers import CAPABILITY_WORKERS
 from finops.models.config import FinOpsConfig
 from finops.settings import Settings
 from stacks.constructs.lambda_function import FinOpsFunction
 from stacks.constructs.layers import CONFIG_PATH, ConfigLayer, DependencyLayer
+from stacks.constructs.run_engine import RunEngine
 from stacks.constructs.service_topic import Publisher, ServicePublishedTopic
 from stacks.constructs.slack_retry_queue import SlackRetryQueue
 from stacks.constructs.state_tables import StateTables
-from stacks.naming import ALARM_TOPIC_NAME, budget_topic_arn, cost_anomaly_topic_arn
+from stacks.nag import acknowledge_wildcard_resource
+from stacks.naming import ALARM_TOPIC_NAME, budget_topic_arn, cost_anomaly_topic_arn, member_role_arn_pattern
 
 # slack_redrive stops a batch when Slack is down or rejects the token, and checks the time left; the Slack retry
 # queue's visibility timeout is at least six times this (SlackRetryQueue checks).
 SLACK_REDRIVE_TIMEOUT = Duration.seconds(120)
+# The run engine's first and last states: enumerate the Organization and write the targets; read every result and
+# post the digests.
+ENGINE_STAGE_TIMEOUT = Duration.minutes(5)
+# A worker handles a batch of targets (engine.targets_per_invocation), each a fresh read, a plan, an apply and a check.
+WORKER_TIMEOUT = Duration.minutes(10)
+WORKER_MEMORY_MB = 1024
 
 
 class FinOpsHubStack(Stack):
-    """Alerts in, Slack out.
+    """Alerts in, Slack out; and the run engine of the acting capabilities.
 
     ``anomaly_alerts`` is subscribed to the management account's anomaly and budget topics (by ARN: no
     cross-account stack references); it posts to Slack and parks undeliverable messages on the Slack retry queue,
-    which ``slack_redrive`` drains. Both functions append to the audit table and keep Powertools idempotency
-    records, with exactly the table actions that needs. Alarms go to ``finops-alarms``. Exposes the constructs.
+    which ``slack_redrive`` drains. The run engine (:class:`RunEngine`) runs ``engine_start`` -> a Distributed Map
+    over each capability's worker -> ``engine_aggregate`` on a schedule; the workers assume the member role in every
+    target account. Every function gets exactly the table, queue, secret and parameter actions its code calls.
+    Alarms go to ``finops-alarms``. Exposes the constructs.
     """
 
     def __init__(
@@ -61,6 +73,7 @@ class FinOpsHubStack(Stack):
         self.slack_secret = secretsmanager.Secret.from_secret_name_v2(
             self, "SlackSecret", config.notifications.slack.secret_name
         )
+        self.engine = RunEngine(self, "Engine", settings=config.engine, alarm_topic=self.alarms.topic)
         layers = [
             DependencyLayer(self, "Dependencies", layer_dir=layer_dir).layer,
             ConfigLayer(self, "Config", config=config).layer,
@@ -70,6 +83,8 @@ class FinOpsHubStack(Stack):
             audit_table_name=self.state.audit_table.table_name,
             idempotency_table_name=self.state.idempotency_table.table_name,
             slack_retry_queue_url=self.slack_retry.queue.queue_url,
+            engine_bucket_name=self.engine.bucket.bucket_name,
+            state_table_name=self.state.state_table.table_name,
         ).environment()
 
         self.slack_redrive = FinOpsFunction(
@@ -85,7 +100,8 @@ class FinOpsHubStack(Stack):
         self.slack_redrive.function.add_event_source(
             event_sources.SqsEventSource(self.slack_retry.queue, batch_size=10, report_batch_item_failures=True)
         )
-        functions = [self.slack_redrive]
+        # What posts to Slack: through the outbox (audit, once-only, the secret, the retry queue).
+        posting = [self.slack_redrive]
 
         self.anomaly_alerts: FinOpsFunction | None = None
         if capabilities.anomaly_alerts.enabled or capabilities.budget_alerts.enabled:
@@ -99,7 +115,7 @@ class FinOpsHubStack(Stack):
                 alarm_topic=self.alarms.topic,
             )
             self.slack_retry.queue.grant_send_messages(self.anomaly_alerts.function)
-            functions.append(self.anomaly_alerts)
+            posting.append(self.anomaly_alerts)
             if capabilities.anomaly_alerts.enabled:
                 anomaly_topic = sns.Topic.from_topic_arn(self, "CostAnomalyTopic", cost_anomaly_topic_arn(self, config))
                 anomaly_topic.add_subscription(subscriptions.LambdaSubscription(self.anomaly_alerts.function))
@@ -108,7 +124,87 @@ class FinOpsHubStack(Stack):
                 budget_topic = sns.Topic.from_topic_arn(self, "BudgetAlertTopic", budget_topic_arn(self, config))
                 budget_topic.add_subscription(subscriptions.LambdaSubscription(self.anomaly_alerts.function))
 
-        for hub_function in functions:
+        # The run engine: one start and one aggregate for every capability, one worker per capability.
+        self.engine_start = FinOpsFunction(
+            self,
+            "EngineStart",
+            name="engine_start",
+            description="Run engine: kill switch, is anything due, the run's targets written to the engine bucket",
+            environment=environment,
+            layers=layers,
+            alarm_topic=self.alarms.topic,
+            timeout=ENGINE_STAGE_TIMEOUT,
+        )
+        self.engine_aggregate = FinOpsFunction(
+            self,
+            "EngineAggregate",
+            name="engine_aggregate",
+            description="Run engine: the Map's results to one summary, per-team digests and metrics",
+            environment=environment,
+            layers=layers,
+            alarm_topic=self.alarms.topic,
+            timeout=ENGINE_STAGE_TIMEOUT,
+        )
+        self.state.grant_state_read(self.engine_start.function)
+        self.state.grant_state(self.engine_aggregate.function)
+        posting.append(self.engine_aggregate)
+        self.slack_retry.queue.grant_send_messages(self.engine_aggregate.function)
+
+        self.workers: dict[str, FinOpsFunction] = {}
+        for capability, worker_name in CAPABILITY_WORKERS.items():
+            worker = FinOpsFunction(
+                self,
+                "".join(part.title() for part in worker_name.split("_")),
+                name=worker_name,
+                description=f"Run engine: one batch of {capability} targets, each planned and applied in its account",
+                environment=environment,
+                layers=layers,
+                alarm_topic=self.alarms.topic,
+                timeout=WORKER_TIMEOUT,
+                memory_size=WORKER_MEMORY_MB,
+            )
+            self.workers[capability] = worker
+            self.state.grant_audit_append(worker.function)
+            member_access = self._grant_member_role(worker, config, construct_id=f"{worker.node.id}MemberRoleAccess")
+            engine_capability = self.engine.add_capability(
+                capability,
+                start=self.engine_start,
+                worker=worker,
+                aggregate=self.engine_aggregate,
+                # every acting capability's config section has its tick (capabilities.<name>.tick_minutes)
+                tick_minutes=int(getattr(capabilities, capability).tick_minutes),
+            )
+            engine_capability.schedule.node.add_dependency(member_access)  # no tick before the worker may act
+
+        # The kill switch is read, never written: the stack does not create the parameter, so a deploy cannot reset
+        # an operator's switch (a missing parameter means no switch is set).
+        self.kill_switch_arn = self.format_arn(
+            service="ssm", resource="parameter", resource_name=config.safety.kill_switch_parameter.lstrip("/")
+        )
+        for reader in (self.engine_start, *self.workers.values()):
+            reader.function.add_to_role_policy(
+                iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[self.kill_switch_arn])
+            )
+
+        for hub_function in posting:
             self.state.grant_audit_append(hub_function.function)
             self.state.grant_idempotency(hub_function.function)
             self.slack_secret.grant_read(hub_function.function)
+
+    def _grant_member_role(self, worker: FinOpsFunction, config: FinOpsConfig, *, construct_id: str) -> iam.Policy:
+        """``sts:AssumeRole`` on the member role, in any account: the worker's way into each target."""
+        member_roles = member_role_arn_pattern(self, config)
+        policy = iam.Policy(
+            self,
+            construct_id,
+            statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[member_roles])],
+        )
+        worker.role.attach_inline_policy(policy)
+        acknowledge_wildcard_resource(
+            policy,
+            member_roles,
+            f"The worker assumes {config.organization.member_role_name} in whichever account a run targets (the "
+            "Organization's accounts change without a redeploy); the role name is fixed, and its trust policy admits "
+            "only the hub's worker roles from this Organization.",
+        )
+        return policy

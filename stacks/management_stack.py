@@ -9,6 +9,7 @@ from constructs import Construct
 
 from finops.models.config import FinOpsConfig
 from stacks.constructs.anomaly_detection import AnomalyDetection
+from stacks.constructs.member_role import MemberRole, organization_id_parameter, worker_role_names
 from stacks.constructs.organizations_delegation import OrganizationsReadDelegation
 from stacks.constructs.service_topic import Publisher, ServicePublishedTopic
 from stacks.naming import BUDGET_TOPIC_NAME, COST_ANOMALY_TOPIC_NAME, NAME_PREFIX
@@ -21,8 +22,10 @@ class FinOpsManagementStack(Stack):
     costalerts only on behalf of this account. When budget alerts are on: ``finops-budget-alerts``, which admits
     AWS Budgets only for this account's budgets (Budgets cannot publish to a topic in another account, so the topic
     lives with the organization-wide budgets). Both topics are KMS-encrypted and TLS-only, and only the hub account
-    may subscribe. Exposes ``delegation`` and, when enabled, ``anomaly_topic``, ``anomaly_detection`` and
-    ``budget_topic``.
+    may subscribe. With ``organization.include_management_account``, also the member role (service-managed StackSets
+    never deploy to the management account, so this stack does), with the member stack's ``OrganizationId``
+    parameter. Exposes ``delegation`` and, when enabled, ``anomaly_topic``, ``anomaly_detection``, ``budget_topic``
+    and ``member_role``.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: FinOpsConfig, **kwargs: Any) -> None:
@@ -70,4 +73,15 @@ class FinOpsManagementStack(Stack):
                     )
                 ],
                 subscriber_accounts=[organization.automation_account_id],
+            )
+
+        self.member_role: MemberRole | None = None
+        if organization.include_management_account:
+            self.member_role = MemberRole(
+                self,
+                "MemberRole",
+                role_name=organization.member_role_name,
+                hub_account_id=organization.automation_account_id,
+                hub_role_names=worker_role_names(),
+                organization_id=organization_id_parameter(self, config).value_as_string,
             )

@@ -8,19 +8,23 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from finops.models.config import FinOpsConfig
-from stacks.constructs.member_role import MemberRole
-from stacks.naming import NAME_PREFIX
+from stacks.constructs.member_role import MemberRole, organization_id_parameter, worker_role_names
 
 
 class FinOpsMemberStack(Stack):
-    """Environment-agnostic and asset-free, so its template is a plain StackSet template. Exposes ``member_role``."""
+    """Environment-agnostic and asset-free, so its template is a plain StackSet template. Its one parameter,
+    ``OrganizationId``, defaults to ``organization.organization_id`` when the config has it. Exposes
+    ``organization_id`` (the parameter) and ``member_role``.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: FinOpsConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.organization_id = organization_id_parameter(self, config)
         self.member_role = MemberRole(
             self,
             "MemberRole",
             role_name=config.organization.member_role_name,
             hub_account_id=config.organization.automation_account_id,
-            hub_role_prefix=NAME_PREFIX,
+            hub_role_names=worker_role_names(),
+            organization_id=self.organization_id.value_as_string,
         )

@@ -45,3 +45,8 @@ def cost_anomaly_topic_arn(scope: Stack, config: FinOpsConfig) -> str:
 def budget_topic_arn(scope: Stack, config: FinOpsConfig) -> str:
     """The management account's budget topic: AWS Budgets publishes only to topics in the budget's own account."""
     return management_topic_arn(scope, config, BUDGET_TOPIC_NAME)
+
+
+def member_role_arn_pattern(scope: Stack, config: FinOpsConfig) -> str:
+    """The member role in every account: ``arn:<partition>:iam::*:role/<member_role_name>``."""
+    return f"arn:{scope.partition}:iam::*:role/{config.organization.member_role_name}"

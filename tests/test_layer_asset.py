@@ -18,16 +18,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from stacks.constructs.lambda_function import ARCHITECTURE, HANDLERS, RUNTIME
-from tools.build_layer import (
-    LAMBDA_PLATFORM,
-    LAMBDA_PYTHON_VERSION,
-    REQUIREMENTS,
-    ROOT,
-    ensure_layer,
-    host_platform,
-    host_python_version,
-    inputs_digest,
-)
+from stacks.layer_spec import LAMBDA_PLATFORM, LAMBDA_PYTHON_VERSION, REQUIREMENTS, ROOT, inputs_digest
+from tools.build_layer import ensure_layer, host_platform, host_python_version
 
 pytestmark = pytest.mark.slow
 

@@ -11,45 +11,46 @@ layer never shadows the runtime's boto3 with a botocore of another release.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import platform as host
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-REQUIREMENTS = ROOT / "lambdas" / "requirements.txt"
-CONSTRAINTS = ROOT / "constraints.txt"
-MARKER = ".built"
+# The target, the inputs digest and the marker format live with the stacks, which read them (infrastructure does not
+# import tools); re-exported here for the tools and tests that build layers.
+from stacks.layer_spec import (
+    CONSTRAINTS,
+    LAMBDA_PLATFORM,
+    LAMBDA_PYTHON_VERSION,
+    MARKER,
+    REQUIREMENTS,
+    ROOT,
+    LayerMarker,
+    inputs_digest,
+    read_marker,
+    write_marker,
+)
 
-# The Lambda target. stacks/constructs/lambda_function.py uses the matching Runtime.PYTHON_3_14 and ARM_64 (a test
-# checks the two agree). 3.14 is the newest Python runtime in aws-cdk-lib 2.275 and every pinned wheel exists for it.
-LAMBDA_PYTHON_VERSION = "3.14"
-LAMBDA_PLATFORM = "manylinux2014_aarch64"
+__all__ = [
+    "CONSTRAINTS",
+    "LAMBDA_PLATFORM",
+    "LAMBDA_PYTHON_VERSION",
+    "MARKER",
+    "REQUIREMENTS",
+    "ROOT",
+    "LayerMarker",
+    "build_layer",
+    "ensure_layer",
+    "host_platform",
+    "host_python_version",
+    "inputs_digest",
+    "read_marker",
+]
 
 # Distributions the Lambda Python runtime ships (boto3 and its dependency closure), by normalized name.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six"})
-
-
-@dataclass(frozen=True)
-class LayerMarker:
-    """What a built layer was built for and from; written as JSON to ``<out>/.built``."""
-
-    platform: str
-    python_version: str
-    inputs_sha256: str
-
-
-def inputs_digest() -> str:
-    """A digest of everything that decides the layer's contents: the requirements and the constraints."""
-    digest = hashlib.sha256()
-    for path in (REQUIREMENTS, CONSTRAINTS):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def host_platform() -> str:
@@ -59,14 +60,6 @@ def host_platform() -> str:
 
 def host_python_version() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
-
-
-def read_marker(out: Path) -> LayerMarker | None:
-    """The marker of the layer at ``out``, or None when it was never (completely) built."""
-    try:
-        return LayerMarker(**json.loads((out / MARKER).read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        return None
 
 
 def _normalize(name: str) -> str:
@@ -115,7 +108,7 @@ def build_layer(out: Path, platform: str = LAMBDA_PLATFORM, python_version: str 
     _prune_runtime_provided(site)
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts: nothing in a layer runs them
     marker = LayerMarker(platform=platform, python_version=python_version, inputs_sha256=inputs_digest())
-    (staging / MARKER).write_text(json.dumps(asdict(marker), sort_keys=True) + "\n", encoding="utf-8")
+    write_marker(staging, marker)
 
     retired = out.with_name(f".{out.name}.retired-{os.getpid()}")
     if out.exists():

@@ -22,8 +22,8 @@ from stacks.naming import resource_name
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 
-# The newest Python runtime in aws-cdk-lib for which every pinned wheel exists (tools/build_layer.py builds the layer
-# for the same version and architecture; a test checks they agree).
+# The newest Python runtime in aws-cdk-lib for which every pinned wheel exists (stacks/layer_spec.py names the same
+# version and architecture for the layer build; a test checks they agree).
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 METRICS_NAMESPACE = "FinOps"
@@ -70,8 +70,8 @@ class FinOpsFunction(Construct):
     Defaults: :data:`RUNTIME` on arm64, JSON logs to its own log group kept one month, X-Ray active tracing,
     Powertools service/namespace, role ``finops-<name>`` (the member-account role trusts ``finops-*``). Async
     invokes retry twice, then land in an SQS on-failure queue. Alarms on errors and on that queue's depth go to
-    ``alarm_topic``. Exposes ``function``, ``role``, ``log_group``, ``failure_queue``, ``errors_alarm`` and
-    ``failure_queue_alarm``.
+    ``alarm_topic``. Exposes ``name`` (the handler's), ``function_name``, ``function``, ``role``, ``log_group``,
+    ``failure_queue``, ``errors_alarm`` and ``failure_queue_alarm``.
     """
 
     def __init__(
@@ -90,6 +90,8 @@ class FinOpsFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         function_name = resource_name(name)
+        self.name = name
+        self.function_name = function_name
         failure_queue_name = f"{function_name}-failures"
         permissions = handler_permissions(name)
 

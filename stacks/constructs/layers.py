@@ -11,7 +11,7 @@ from constructs import Construct
 
 from finops.models.config import FinOpsConfig
 from stacks.constructs.lambda_function import ARCHITECTURE, RUNTIME
-from tools.build_layer import LAMBDA_PLATFORM, LAMBDA_PYTHON_VERSION, inputs_digest, read_marker
+from stacks.layer_spec import LAMBDA_PLATFORM, LAMBDA_PYTHON_VERSION, MARKER, inputs_digest, read_marker
 
 # Lambda extracts a layer under /opt; the config layer holds finops/config.json.
 CONFIG_PATH = "/opt/finops/config.json"
@@ -45,7 +45,7 @@ class DependencyLayer(Construct):
         self.layer = lambda_.LayerVersion(
             self,
             "Layer",
-            code=lambda_.Code.from_asset(str(layer_dir), exclude=[".built"]),
+            code=lambda_.Code.from_asset(str(layer_dir), exclude=[MARKER]),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description="FinOps runtime dependencies (lambdas/requirements.txt)",

@@ -1,15 +1,21 @@
-"""The role the hub's functions assume in each member account."""
+"""The role the hub's capability workers assume in each member account, and exactly what it may do there."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Stack, Validations
+import importlib
+from collections.abc import Sequence
+
+from aws_cdk import Acknowledgment, CfnParameter, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-# Read-only for now: the inventory later capabilities (reports, tag enforcement, scheduler, EBS clean-up) start from,
-# named one by one. No wildcards: ec2:Describe* would include DescribeInstanceAttribute and
-# DescribeLaunchTemplateVersions, which return user data, where secrets often live. Each capability adds the exact
-# mutating actions its code declares, next to that code, and a test checks the two agree.
+from finops.handlers import CAPABILITY_WORKERS, HANDLERS
+from finops.models.config import FinOpsConfig
+from stacks.naming import resource_name
+
+# The inventory every capability starts from, named one by one. No wildcards: ec2:Describe* would include
+# DescribeInstanceAttribute and DescribeLaunchTemplateVersions, which return user data, where secrets often live.
+# Each capability adds the exact actions its code declares (MEMBER_PERMISSIONS, next to that code).
 READ_ONLY_ACTIONS: tuple[str, ...] = (
     "autoscaling:DescribeAutoScalingGroups",
     "autoscaling:DescribeTags",
@@ -23,41 +29,130 @@ READ_ONLY_ACTIONS: tuple[str, ...] = (
     "rds:ListTagsForResource",
     "tag:GetResources",
 )
+READ_PREFIXES = ("Describe", "List", "Get")
+# Starting an instance whose EBS volumes use a customer managed key makes EC2 create a grant on the caller's behalf.
+# Granted only for grants an AWS service creates for its own resources (kms:GrantIsForAWSResource), never directly.
+KMS_CREATE_GRANT = "kms:CreateGrant"
+ORGANIZATION_ID_PATTERN = r"^o-[a-z0-9]{10,32}$"
+
+
+def member_permissions() -> tuple[str, ...]:
+    """The union of every capability worker's ``MEMBER_PERMISSIONS`` (imported: the contract is the code's own), sorted.
+
+    Refuses a declaration that is not a tuple of ``service:Action`` strings, or that holds a wildcard.
+    """
+    declared: set[str] = set()
+    for worker in CAPABILITY_WORKERS.values():
+        module_name = HANDLERS[worker]
+        permissions = getattr(importlib.import_module(module_name), "MEMBER_PERMISSIONS", None)
+        if not isinstance(permissions, tuple) or not all(isinstance(p, str) and p.count(":") == 1 for p in permissions):
+            raise TypeError(f"{module_name}.MEMBER_PERMISSIONS must be a tuple of IAM actions like 'service:Action'")
+        wildcards = sorted(p for p in permissions if "*" in p)
+        if wildcards:
+            raise ValueError(f"{module_name}.MEMBER_PERMISSIONS: name each action, no wildcards: {wildcards}")
+        declared.update(permissions)
+    return tuple(sorted(declared))
+
+
+def is_read(action: str) -> bool:
+    return action.split(":", 1)[1].startswith(READ_PREFIXES)
+
+
+def worker_role_names() -> tuple[str, ...]:
+    """The hub roles that may assume the member role: one per capability worker (``finops-<worker>``)."""
+    return tuple(sorted(resource_name(worker) for worker in CAPABILITY_WORKERS.values()))
+
+
+def organization_id_parameter(stack: Stack, config: FinOpsConfig) -> CfnParameter:
+    """The stack parameter ``OrganizationId`` the trust policy requires; defaults to the config's when it is set.
+
+    Without ``organization.organization_id`` in the config there is no default, and whoever deploys (the StackSet
+    operator) passes it.
+    """
+    return CfnParameter(
+        stack,
+        "OrganizationId",
+        type="String",
+        description="The AWS Organization's id (o-...): only principals of this Organization may assume the role",
+        allowed_pattern=ORGANIZATION_ID_PATTERN,
+        constraint_description="an Organization id, like o-a1b2c3d4e5",
+        default=config.organization.organization_id,  # None: no default
+    )
 
 
 class MemberRole(Construct):
-    """IAM role ``role_name`` trusted by ``hub_account_id``, only for its roles named ``<hub_role_prefix>*``.
+    """IAM role ``role_name``, assumable only by the roles ``hub_role_names`` of ``hub_account_id`` when they belong
+    to the Organization ``organization_id``.
 
-    Exposes ``role``.
+    Trust: the hub account as principal, with ``ArnEquals aws:PrincipalArn`` the exact ARNs of those roles (a role
+    ARN as principal would break when the role does not exist yet or is recreated) and ``StringEquals
+    aws:PrincipalOrgID``. Permissions: :data:`READ_ONLY_ACTIONS` and the workers' declared reads (``Inventory``); the
+    declared changes (``Actions``), with :data:`KMS_CREATE_GRANT` in its own statement under
+    ``kms:GrantIsForAWSResource``. Exposes ``role``, ``read_actions`` and ``write_actions``.
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, role_name: str, hub_account_id: str, hub_role_prefix: str
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        role_name: str,
+        hub_account_id: str,
+        hub_role_names: Sequence[str],
+        organization_id: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        hub_roles = f"arn:{Stack.of(self).partition}:iam::{hub_account_id}:role/{hub_role_prefix}*"
+        if not hub_role_names:
+            raise ValueError("the member role needs at least one hub role to trust")
+        partition = Stack.of(self).partition
+        hub_roles = [f"arn:{partition}:iam::{hub_account_id}:role/{name}" for name in hub_role_names]
+        declared = member_permissions()
+        self.read_actions = tuple(sorted({*READ_ONLY_ACTIONS, *(a for a in declared if is_read(a))}))
+        self.write_actions = tuple(a for a in declared if not is_read(a) and a != KMS_CREATE_GRANT)
+
+        action_statements = []
+        if self.write_actions:
+            action_statements.append(
+                iam.PolicyStatement(sid="CapabilityActions", actions=list(self.write_actions), resources=["*"])
+            )
+        if KMS_CREATE_GRANT in declared:
+            action_statements.append(
+                iam.PolicyStatement(
+                    sid="KmsGrantsForAwsResources",
+                    actions=[KMS_CREATE_GRANT],
+                    resources=["*"],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                )
+            )
+        policies = {
+            "Inventory": iam.PolicyDocument(
+                statements=[iam.PolicyStatement(sid="Inventory", actions=list(self.read_actions), resources=["*"])]
+            )
+        }
+        if action_statements:
+            policies["Actions"] = iam.PolicyDocument(statements=action_statements)
+
         self.role = iam.Role(
             self,
             "Role",
             role_name=role_name,
-            description="Assumed by the FinOps hub's functions; read-only until a capability needs more",
+            description="Assumed by the FinOps hub's capability workers: the inventory and the declared actions",
             assumed_by=iam.AccountPrincipal(hub_account_id).with_conditions(
-                {"ArnLike": {"aws:PrincipalArn": hub_roles}}
+                {
+                    "ArnEquals": {"aws:PrincipalArn": hub_roles},
+                    "StringEquals": {"aws:PrincipalOrgID": organization_id},
+                }
             ),
-            inline_policies={
-                "ReadOnlyInventory": iam.PolicyDocument(
-                    statements=[iam.PolicyStatement(actions=list(READ_ONLY_ACTIONS), resources=["*"])]
-                )
-            },
+            inline_policies=policies,
         )
         Validations.of(self.role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason=(
-                    "Read-only inventory of every region of the account, named action by action: the EC2 and Auto "
-                    "Scaling describes and tag:GetResources support no resource-level permissions, and the two RDS "
-                    "reads would need the ARN of every database in every region, which the StackSet template cannot "
-                    "know."
+                    "Named actions only, in every region of the account: the EC2 and Auto Scaling describes and "
+                    "tag:GetResources support no resource-level permissions, and the instances, groups and databases "
+                    "a capability reads and acts on are found at run time in accounts the StackSet template cannot "
+                    "know; kms:CreateGrant only for grants an AWS service makes for its own resources."
                 ),
             )
         )

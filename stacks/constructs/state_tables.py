@@ -1,4 +1,4 @@
-"""The hub's DynamoDB tables: the audit trail and Powertools idempotency records."""
+"""The hub's DynamoDB tables: the audit trail, Powertools idempotency records and the run engine's state."""
 
 from __future__ import annotations
 
@@ -19,13 +19,19 @@ IDEMPOTENCY_ACTIONS: tuple[str, ...] = (
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 )
+# The run engine's own state (one item per capability: when its last run completed): read, written, updated in place.
+# Nothing deletes or scans it.
+STATE_READ_ACTIONS: tuple[str, ...] = ("dynamodb:GetItem",)
+STATE_ACTIONS: tuple[str, ...] = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 
 
 class StateTables(Construct):
-    """Exposes ``audit_table`` (pk ``pk``/sk ``sk``, kept on stack deletion) and ``idempotency_table`` (``id``, TTL).
+    """Exposes ``audit_table`` (pk ``pk``/sk ``sk``, kept on stack deletion), ``idempotency_table`` (``id``, TTL) and
+    ``state_table`` (``pk``: the run engine's state per capability).
 
-    Both are on-demand, AWS-managed encryption (no key grants to hand out) and point-in-time recovery. Grant access
-    with :meth:`grant_audit_append` and :meth:`grant_idempotency`, which give exactly what the runtime calls.
+    All are on-demand, AWS-managed encryption (no key grants to hand out) and point-in-time recovery. Grant access
+    with :meth:`grant_audit_append`, :meth:`grant_idempotency`, :meth:`grant_state_read` and :meth:`grant_state`,
+    which give exactly what the runtime calls.
     """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
@@ -53,6 +59,17 @@ class StateTables(Construct):
             point_in_time_recovery_specification=recovery,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        # When each capability's last run completed. Kept on stack deletion: without it the next run of every
+        # capability starts with no memory of the last one.
+        self.state_table = dynamodb.Table(
+            self,
+            "EngineState",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=recovery,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
 
     def grant_audit_append(self, grantee: iam.IGrantable) -> iam.Grant:
         """:data:`AUDIT_APPEND_ACTIONS` on the audit table: append records, nothing else.
@@ -65,3 +82,11 @@ class StateTables(Construct):
     def grant_idempotency(self, grantee: iam.IGrantable) -> iam.Grant:
         """:data:`IDEMPOTENCY_ACTIONS` on the idempotency table."""
         return self.idempotency_table.grant(grantee, *IDEMPOTENCY_ACTIONS)
+
+    def grant_state_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """:data:`STATE_READ_ACTIONS` on the state table."""
+        return self.state_table.grant(grantee, *STATE_READ_ACTIONS)
+
+    def grant_state(self, grantee: iam.IGrantable) -> iam.Grant:
+        """:data:`STATE_ACTIONS` on the state table: read, write and update a capability's item; never delete."""
+        return self.state_table.grant(grantee, *STATE_ACTIONS)

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment
+from aws_cdk import App, BootstraplessSynthesizer, Environment
 from aws_cdk.assertions import Template
 
 from finops.models.config import FinOpsConfig
-from stacks import FinOpsStacks, create_stacks
+from stacks.app_stacks import FinOpsStacks, create_stacks
+from stacks.hub_stack import FinOpsHubStack
 from stacks.management_stack import FinOpsManagementStack
+from stacks.member_stack import FinOpsMemberStack
 from stacks.naming import ALERTS_REGION
 from tests.stacks.template_helpers import config_with
 from tools.build_layer import ROOT, ensure_layer
@@ -62,6 +64,34 @@ def management_for(config: FinOpsConfig, tmp_path: Path) -> Callable[..., Templa
         organization = variant.organization
         env = Environment(account=organization.management_account_id, region=ALERTS_REGION)
         stack = FinOpsManagementStack(app, "FinOpsManagement", config=variant, env=env)
+        return Template.from_stack(stack)
+
+    return build
+
+
+@pytest.fixture
+def member_for(config: FinOpsConfig, tmp_path: Path) -> Callable[..., Template]:
+    """Synthesize only the member stack (no assets: fast) for a variant of the shipped config."""
+
+    def build(**sections: Any) -> Template:
+        app = App(outdir=str(tmp_path / "cdk.out"))
+        stack = FinOpsMemberStack(
+            app, "FinOpsMember", config=config_with(config, **sections), synthesizer=BootstraplessSynthesizer()
+        )
+        return Template.from_stack(stack)
+
+    return build
+
+
+@pytest.fixture
+def hub_for(config: FinOpsConfig, layer_dir: Path, tmp_path: Path) -> Callable[..., Template]:
+    """Synthesize only the hub stack (with its assets: a few seconds) for a variant of the shipped config."""
+
+    def build(**sections: Any) -> Template:
+        variant = config_with(config, **sections)
+        app = App(outdir=str(tmp_path / "cdk.out"))
+        env = Environment(account=variant.organization.automation_account_id, region=ALERTS_REGION)
+        stack = FinOpsHubStack(app, "FinOpsHub", config=variant, layer_dir=layer_dir, env=env)
         return Template.from_stack(stack)
 
     return build

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import App, Stack
 
 from stacks.constructs.layers import DependencyLayer, LayerNotBuiltError
-from tools.build_layer import MARKER
+from stacks.layer_spec import MARKER
 
 pytestmark = pytest.mark.slow  # builds the arm64 layer if `make layer` has not
 

@@ -14,7 +14,7 @@ from aws_cdk.assertions import Template
 
 from finops.aws.organizations import DIRECTORY_PERMISSIONS, TARGET_PERMISSIONS
 from finops.models.config import FinOpsConfig
-from stacks import FinOpsStacks
+from stacks.app_stacks import FinOpsStacks
 from stacks.constructs import organizations_delegation
 from stacks.constructs.lambda_function import HANDLERS, handler_permissions
 from tests.stacks.template_helpers import as_list, flatten, only, resources, statements
@@ -262,9 +262,9 @@ def test_the_hub_is_delegated_exactly_the_organizations_actions_its_handlers_dec
     # one source of truth: each deployed handler's PERMISSIONS, the organizations:* ones
     declared = {a for name in HANDLERS for a in handler_permissions(name) if a.startswith("organizations:")}
     assert sorted(statement["Action"]) == sorted(declared)
-    # which today are anomaly_alerts' account lookups; no handler walks the OUs yet
-    assert statement["Action"] == ["organizations:DescribeAccount", "organizations:ListTagsForResource"]
-    assert not set(statement["Action"]) & set(TARGET_PERMISSIONS)
+    # which today are anomaly_alerts' account lookups and engine_start's walk of the OUs for a run's targets
+    assert set(statement["Action"]) >= {*DIRECTORY_PERMISSIONS, *TARGET_PERMISSIONS}
+    assert all(action.startswith(("organizations:Describe", "organizations:List")) for action in statement["Action"])
 
 
 def test_only_the_hubs_finops_roles_may_use_the_delegation(management_template: Template) -> None:
@@ -276,7 +276,10 @@ def test_only_the_hubs_finops_roles_may_use_the_delegation(management_template: 
 
 
 def test_a_handler_that_declares_the_ou_walk_gets_it_delegated(monkeypatch: pytest.MonkeyPatch) -> None:
-    declared = {"anomaly_alerts": DIRECTORY_PERMISSIONS, "slack_redrive": (*TARGET_PERMISSIONS, "sqs:SendMessage")}
+    declared = dict.fromkeys(HANDLERS, ()) | {
+        "anomaly_alerts": DIRECTORY_PERMISSIONS,
+        "slack_redrive": (*TARGET_PERMISSIONS, "sqs:SendMessage"),
+    }
     monkeypatch.setattr(organizations_delegation, "handler_permissions", declared.__getitem__)
 
     actions = organizations_delegation.delegated_actions()
@@ -285,7 +288,7 @@ def test_a_handler_that_declares_the_ou_walk_gets_it_delegated(monkeypatch: pyte
 
 
 def test_a_declared_organizations_write_stops_the_synth(monkeypatch: pytest.MonkeyPatch) -> None:
-    declared = {"anomaly_alerts": (*DIRECTORY_PERMISSIONS, "organizations:MoveAccount"), "slack_redrive": ()}
+    declared = dict.fromkeys(HANDLERS, ()) | {"anomaly_alerts": (*DIRECTORY_PERMISSIONS, "organizations:MoveAccount")}
     monkeypatch.setattr(organizations_delegation, "handler_permissions", declared.__getitem__)
 
     with pytest.raises(
@@ -301,3 +304,34 @@ def test_stacks_are_pinned_to_their_accounts_in_us_east_1_and_the_member_stack_t
     assert (stacks.hub.account, stacks.hub.region) == (HUB, "us-east-1")
     assert Token.is_unresolved(stacks.member.account)
     assert Token.is_unresolved(stacks.member.region)
+
+
+def member_role_of(template: Template, config: FinOpsConfig) -> dict[str, Any] | None:
+    found = resources(template, "AWS::IAM::Role", {"RoleName": config.organization.member_role_name})
+    return next(iter(found.values()), None)
+
+
+def test_the_management_account_gets_no_member_role_unless_it_is_included(
+    management_template: Template, config: FinOpsConfig
+) -> None:
+    assert config.organization.include_management_account is False
+
+    assert member_role_of(management_template, config) is None
+    assert "OrganizationId" not in management_template.to_json().get("Parameters", {})
+
+
+def test_an_included_management_account_gets_the_same_member_role_from_this_stack(
+    management_for: Callable[..., Template], member_template: Template, config: FinOpsConfig
+) -> None:
+    # Given the management account included (service-managed StackSets never deploy to it)
+    template = management_for(organization={"include_management_account": True, "organization_id": "o-a1b2c3d4e5"})
+
+    # Then this stack carries the member role, the same trust and permissions as in every member account
+    role = member_role_of(template, config)
+    assert role is not None
+    in_members = member_role_of(member_template, config)
+    assert in_members is not None
+    for key in ("RoleName", "AssumeRolePolicyDocument", "Policies"):
+        assert role["Properties"][key] == in_members["Properties"][key], key
+    # with the same OrganizationId parameter, defaulting to the configured id
+    assert template.to_json()["Parameters"]["OrganizationId"]["Default"] == "o-a1b2c3d4e5"

@@ -1,26 +1,55 @@
-"""FinOpsMember: a StackSet-ready role that only the hub's functions can assume, read-only for now."""
+"""FinOpsMember: a StackSet-ready role that only the hub's capability workers, from this Organization, can assume; it
+may read the inventory and take exactly the actions the workers declare.
+"""
 
 from __future__ import annotations
 
 import fnmatch
+import importlib
+import re
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
 
+from finops.handlers import CAPABILITY_WORKERS, HANDLERS
 from finops.models.config import FinOpsConfig
-from stacks.constructs.member_role import READ_ONLY_ACTIONS
+from stacks.constructs import member_role
+from stacks.constructs.member_role import READ_ONLY_ACTIONS, member_permissions
 from tests.stacks.template_helpers import as_list, flatten, only, statements
 
 pytestmark = pytest.mark.slow  # synthesizes the app (once per session)
 
 HUB = "222222222222"
+ORGANIZATION_ID = "o-a1b2c3d4e5"
+
+
+def declared_member_permissions() -> set[str]:
+    """What the workers' code declares, read here straight from the modules (the stack must agree)."""
+    return {
+        action
+        for worker in CAPABILITY_WORKERS.values()
+        for action in importlib.import_module(HANDLERS[worker]).MEMBER_PERMISSIONS
+    }
+
+
+def member_statements(template: Template) -> list[dict[str, Any]]:
+    _, role = only(template, "AWS::IAM::Role")
+    return [flatten(s) for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def granted(template: Template) -> list[str]:
+    return [action for statement in member_statements(template) for action in as_list(statement["Action"])]
 
 
 def test_the_role_carries_the_configured_name(member_template: Template, config: FinOpsConfig) -> None:
     member_template.has_resource_properties("AWS::IAM::Role", {"RoleName": config.organization.member_role_name})
 
 
-def test_only_roles_named_finops_star_in_the_hub_account_may_assume_it(member_template: Template) -> None:
+def test_only_the_hubs_worker_roles_of_this_organization_may_assume_it(member_template: Template) -> None:
     _, role = only(member_template, "AWS::IAM::Role")
 
     (trust,) = statements(role, "AssumeRolePolicyDocument")
@@ -29,38 +58,78 @@ def test_only_roles_named_finops_star_in_the_hub_account_may_assume_it(member_te
         "Effect": "Allow",
         "Action": "sts:AssumeRole",
         "Principal": {"AWS": f"arn:${{AWS::Partition}}:iam::{HUB}:root"},
-        "Condition": {"ArnLike": {"aws:PrincipalArn": f"arn:${{AWS::Partition}}:iam::{HUB}:role/finops-*"}},
+        "Condition": {
+            # the exact role of each worker: a role ARN as principal would break while it does not exist yet
+            "ArnEquals": {"aws:PrincipalArn": [f"arn:${{AWS::Partition}}:iam::{HUB}:role/finops-scheduler-worker"]},
+            "StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}},
+        },
     }
 
 
-def member_actions(member_template: Template) -> list[str]:
+def test_the_trusted_roles_are_exactly_the_capability_workers_not_the_alert_functions(
+    member_template: Template,
+) -> None:
     _, role = only(member_template, "AWS::IAM::Role")
-    (policy,) = role["Properties"]["Policies"]
-    (statement,) = [flatten(s) for s in policy["PolicyDocument"]["Statement"]]
-    assert statement["Effect"] == "Allow"
-    assert statement["Resource"] == "*"
-    return list(as_list(statement["Action"]))
+    (trust,) = statements(role, "AssumeRolePolicyDocument")
+
+    trusted = {arn.rsplit("/", 1)[1] for arn in trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]}
+
+    assert trusted == {"finops-" + worker.replace("_", "-") for worker in CAPABILITY_WORKERS.values()}
+    assert not trusted & {"finops-anomaly-alerts", "finops-slack-redrive", "finops-engine-start"}
 
 
-def test_its_permissions_are_the_named_inventory_reads(member_template: Template) -> None:
-    actions = member_actions(member_template)
+def test_the_organization_id_is_a_parameter_the_stackset_operator_passes(member_template: Template) -> None:
+    parameters = member_template.to_json()["Parameters"]
 
-    assert sorted(actions) == sorted(READ_ONLY_ACTIONS)
-    assert set(actions) == {
-        "ec2:DescribeInstances",
-        "ec2:DescribeVolumes",
-        "ec2:DescribeSnapshots",
-        "ec2:DescribeImages",
-        "ec2:DescribeTags",
-        "ec2:DescribeRegions",
-        "rds:DescribeDBInstances",
-        "rds:ListTagsForResource",
-        "autoscaling:DescribeAutoScalingGroups",
-        "autoscaling:DescribeTags",
-        "tag:GetResources",
-    }
+    assert parameters == {
+        "OrganizationId": {
+            "Type": "String",
+            "AllowedPattern": "^o-[a-z0-9]{10,32}$",
+            "ConstraintDescription": "an Organization id, like o-a1b2c3d4e5",
+            "Description": parameters["OrganizationId"]["Description"],
+        }
+    }  # no default: the shipped config does not name the Organization
+
+
+def test_the_configured_organization_id_is_the_parameters_default(member_for: Callable[..., Template]) -> None:
+    template = member_for(organization={"organization_id": ORGANIZATION_ID})
+
+    assert template.to_json()["Parameters"]["OrganizationId"]["Default"] == ORGANIZATION_ID
+
+
+def test_it_grants_exactly_the_inventory_and_what_the_workers_declare(member_template: Template) -> None:
+    actions = granted(member_template)
+
+    assert len(actions) == len(set(actions))
+    assert set(actions) == set(READ_ONLY_ACTIONS) | declared_member_permissions()
+    assert set(member_permissions()) == declared_member_permissions()
+    # e.g. the scheduler's
+    assert {"ec2:StopInstances", "ec2:StartInstances", "rds:StopDBInstance", "rds:DescribeDBClusters"} <= set(actions)
     assert not member_template.find_resources("AWS::IAM::Policy")
     assert not member_template.find_resources("AWS::IAM::ManagedPolicy")
+
+
+def test_kms_create_grant_only_for_grants_an_aws_service_makes_for_its_resources(member_template: Template) -> None:
+    with_grant = [s for s in member_statements(member_template) if "kms:CreateGrant" in as_list(s["Action"])]
+
+    assert with_grant == [
+        {
+            "Sid": "KmsGrantsForAwsResources",
+            "Effect": "Allow",
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        }
+    ]
+    assert not [a for a in granted(member_template) if a.startswith("kms:") and a != "kms:CreateGrant"]
+
+
+def test_every_other_statement_is_unconditioned_allow_of_named_actions(member_template: Template) -> None:
+    for statement in member_statements(member_template):
+        assert statement["Effect"] == "Allow"
+        assert statement["Resource"] == "*"
+        if statement.get("Sid") != "KmsGrantsForAwsResources":
+            assert "Condition" not in statement
 
 
 # Reads that return instance user data or the Windows administrator password: where secrets end up.
@@ -68,9 +137,9 @@ SECRET_READS = ("ec2:DescribeInstanceAttribute", "ec2:DescribeLaunchTemplateVers
 
 
 def test_no_wildcard_action_and_no_read_that_exposes_user_data_or_passwords(member_template: Template) -> None:
-    actions = member_actions(member_template)
+    actions = granted(member_template)
 
-    assert [action for action in actions if "*" in action] == []
+    assert [action for action in actions if not re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+", action)] == []
     # matched as IAM matches (case-insensitive, wildcards expanded), so a wildcard added back would be caught too
     assert [
         (action, secret)
@@ -80,9 +149,30 @@ def test_no_wildcard_action_and_no_read_that_exposes_user_data_or_passwords(memb
     ] == []
 
 
+@pytest.mark.parametrize(
+    ("declared", "error", "message"),
+    [
+        (("ec2:Stop*",), ValueError, r"no wildcards: \['ec2:Stop\*'\]"),
+        (("*",), TypeError, "must be a tuple of IAM actions"),
+        (["ec2:StopInstances"], TypeError, "must be a tuple of IAM actions"),
+    ],
+)
+def test_a_worker_declaring_a_wildcard_or_a_malformed_action_stops_the_synth(
+    monkeypatch: pytest.MonkeyPatch, declared: Any, error: type[Exception], message: str
+) -> None:
+    module = types.ModuleType("finops_test_worker")
+    module.MEMBER_PERMISSIONS = declared  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(member_role, "CAPABILITY_WORKERS", {"test": "test_worker"})
+    monkeypatch.setattr(member_role, "HANDLERS", {"test_worker": module.__name__})
+
+    with pytest.raises(error, match=message):
+        member_permissions()
+
+
 def test_the_template_deploys_by_stackset_without_cdk_bootstrap_or_assets(member_template: Template) -> None:
     template = member_template.to_json()
 
-    assert "Parameters" not in template  # no BootstrapVersion parameter
+    assert set(template["Parameters"]) == {"OrganizationId"}  # no BootstrapVersion parameter
     assert "Rules" not in template  # no CheckBootstrapVersion rule
     assert {r["Type"] for r in template["Resources"].values()} <= {"AWS::IAM::Role", "AWS::CDK::Metadata"}

@@ -16,7 +16,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 from finops.models.config import FinOpsConfig
-from stacks import FinOpsStacks, create_stacks
+from stacks.app_stacks import FinOpsStacks, create_stacks
 from stacks.tagging import OwnTagsError, own_resource_tags, tag_value_problem
 from tests.stacks.template_helpers import config_with
 
@@ -115,6 +115,8 @@ def test_every_tagged_resource_passes_the_shipped_taxonomy(
         "AWS::CE::AnomalyMonitor",
         "AWS::CE::AnomalySubscription",
         "AWS::Organizations::ResourcePolicy",
+        "AWS::StepFunctions::StateMachine",
+        "AWS::S3::Bucket",
     } <= types
     # ...and every tag a required taxonomy key asks for is there, with a value its rule accepts
     for resource_type, logical_id, tags in tagged:
