@@ -16,28 +16,37 @@ CONFIG ?= finops.yaml
 FN     ?=
 EVENT  ?=
 ESTATE ?=
+ENFORCE ?=
+TARGETS ?=
+SCHEDULE ?=
+FROM   ?=
+TO     ?=
+AT     ?=
 # One account per deploy: management-account credentials for FinOpsManagement, hub credentials for FinOpsHub.
 # FinOpsMember goes out as a StackSet (docs/architecture.md), not through `make deploy`.
 STACKS ?= FinOpsManagement FinOpsHub
 
-.PHONY: help venv layer synth lint types test demo invoke run bench deploy clean
+.PHONY: help venv layer synth lint types test demo invoke run schedule bench deploy clean
 help:
 	@echo "make demo     run the product on a simulated Organization (moto) with a local Slack sink"
 	@echo "make test     ruff, mypy, pytest (incl. cdk-nag and cfn-lint on every synthesized template)"
 	@echo "make synth    write the CloudFormation templates to cdk.out/"
 	@echo "make invoke FN=anomaly_alerts EVENT=tests/events/anomaly_sns.json [ESTATE=..] [CONFIG=..]"
 	@echo "make run    FN=anomaly_alerts EVENT=... [CONFIG=..]   the same against real AWS (report mode by default)"
+	@echo "make schedule SCHEDULE=office-hours FROM=2026-03-28 TO=2026-03-31 [AT=<ISO,ISO,..>] [CONFIG=..]   preview"
 	@echo "make deploy STACKS=FinOpsHub   cdk deploy with your AWS credentials (see README.md for the order)"
 
+# Set-up talks on stderr: `make invoke`/`make run` promise one JSON document on stdout, even on their first run.
 $(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt
-	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
-	rm -f $(VENV)/.installed-* && touch $@
+	@echo "setting up $(VENV) from the pinned requirements (first run only)" >&2
+	@{ test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV); } >&2
+	@$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3 >&2
+	@$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt >&2
+	@rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)
 
-$(LAYER): lambdas/requirements.txt constraints.txt tools/build_layer.py | $(STAMP)
+$(LAYER): lambdas/requirements.txt constraints.txt tools/build_layer.py stacks/layer_spec.py | $(STAMP)
 	$(BIN)/python -m tools.build_layer --out build/layer
 
 layer: $(LAYER)
@@ -59,12 +68,16 @@ demo: $(STAMP)
 	$(BIN)/python -m tools.demo --config $(CONFIG)
 
 invoke: $(STAMP)
-	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<file> [ESTATE=<file>] [CONFIG=<file>]" >&2; exit 2; }
-	@$(BIN)/python -m tools.cli invoke --function $(FN) --event $(EVENT) --config $(CONFIG) $(if $(ESTATE),--estate $(ESTATE))
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<file> [ESTATE=<file>] [CONFIG=<file>] [TARGETS=<file>]" >&2; exit 2; }
+	@$(BIN)/python -m tools.cli invoke --function $(FN) --event $(EVENT) --config $(CONFIG) $(if $(ESTATE),--estate $(ESTATE)) $(if $(TARGETS),--targets $(TARGETS))
 
 run: $(STAMP)
-	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make run FN=<function> EVENT=<file> [CONFIG=<file>]" >&2; exit 2; }
-	@$(BIN)/python -m tools.cli run --function $(FN) --event $(EVENT) --config $(CONFIG)
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make run FN=<function> EVENT=<file> [CONFIG=<file>] [ENFORCE=yes] [TARGETS=<file>]" >&2; exit 2; }
+	@$(BIN)/python -m tools.cli run --function $(FN) --event $(EVENT) --config $(CONFIG) $(if $(filter yes YES Yes true 1,$(ENFORCE)),--enforce) $(if $(TARGETS),--targets $(TARGETS))
+
+schedule: $(STAMP)
+	@test -n "$(SCHEDULE)" -a -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make schedule SCHEDULE=<name> FROM=<ISO> TO=<ISO> [AT=<ISO,ISO,...>] [CONFIG=<file>]" >&2; exit 2; }
+	@$(BIN)/python -m tools.cli schedule --config $(CONFIG) --schedule "$(SCHEDULE)" --from "$(FROM)" --to "$(TO)" $(if $(AT),--at "$(AT)")
 
 bench: $(STAMP)
 	$(BIN)/python -m tools.bench

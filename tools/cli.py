@@ -1,12 +1,16 @@
-"""`make invoke` and `make run`: one handler, one event, one JSON document on stdout.
+"""`make invoke`, `make run` and `make schedule`: one command, one JSON document on stdout.
 
-    invoke  runs the deployed handler in-process against the simulated Organization (moto) and the local Slack
-            sink, with the hub resources the stack creates; prints {"result", "slack", "audit", "estate"}.
-    run     runs the same service code against real AWS through the standard credential chain (AWS_PROFILE,
-            AWS_REGION, AWS_ENDPOINT_URL), as a preview: reads are real, nothing is posted or changed.
+    invoke    runs the deployed handler in-process against the simulated Organization (moto) and the local Slack
+              sink, with the hub resources the stack creates; prints {"result", "slack", "audit", "estate"}. For an
+              acting capability (--function scheduler), one whole Organization-wide run, as the state machine runs.
+    run       runs the same service code against real AWS through the standard credential chain (AWS_PROFILE,
+              AWS_REGION, AWS_ENDPOINT_URL): nothing is posted to Slack; an acting capability previews its plan and
+              acts only with --enforce and its mode: enforce in the config.
+    schedule  previews one schedule of the config: its transitions between two instants and its state at others;
+              prints {"schedule", "timezone", "transitions", "states"}. Reads no AWS at all.
 
 Logs go to stderr, so stdout stays one JSON document. Exit codes: 0 ok, 1 the run failed (reason on stderr),
-2 bad input (config, event or estate file).
+2 bad input (config, event, estate file, schedule name or instant).
 """
 
 from __future__ import annotations
@@ -21,12 +25,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from finops.models.config import ConfigError, FinOpsConfig, load_config
+from tools.engine_cli import BadInput, invoke_capability, is_capability, read_targets, run_capability
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
-
-
-class BadInput(Exception):
-    """A file the user gave is missing or malformed; the message says which and why."""
 
 
 def read_event(path: str) -> dict[str, Any]:
@@ -44,14 +45,15 @@ def read_event(path: str) -> dict[str, Any]:
 def invoke(
     function: str, event: dict[str, Any], config: FinOpsConfig, estate_path: str | None
 ) -> tuple[dict[str, Any], bool]:
-    from finops.handlers import HANDLERS
+    from finops.handlers import CAPABILITY_WORKERS, HANDLERS
     from finops.services.audit import read_trail
     from tools.local_hub import LocalHub
     from tools.sim.estate import EstateError, default_estate, dump, load_estate, simulated_aws
     from tools.sim.slack_sink import SlackSink
 
     if function not in HANDLERS:
-        raise BadInput(f"unknown function {function!r}; known: {', '.join(sorted(HANDLERS))}")
+        known = sorted({*HANDLERS, *CAPABILITY_WORKERS})
+        raise BadInput(f"unknown function {function!r}; known: {', '.join(known)}")
     try:
         estate = load_estate(estate_path) if estate_path else default_estate()
     except EstateError as exc:
@@ -82,7 +84,7 @@ def run_real(function: str, event: dict[str, Any], config: FinOpsConfig) -> tupl
     from finops.services.audit import MemoryAuditTrail
 
     if function != "anomaly_alerts":
-        raise BadInput(f"{function!r} has no preview: only anomaly_alerts runs against a real account today")
+        raise BadInput(f"{function!r} has no preview: `run` takes anomaly_alerts or an acting capability (scheduler)")
     try:
         alerts, now = alerts_from_event(event)
     except InvalidEvent as exc:
@@ -108,30 +110,93 @@ def run_real(function: str, event: dict[str, Any], config: FinOpsConfig) -> tupl
     return document, summary.ok
 
 
+def preview_schedule(args: argparse.Namespace, config: FinOpsConfig) -> tuple[dict[str, Any], bool]:
+    from tools.schedule_preview import (
+        PreviewInputError,
+        parse_instant,
+        read_instants_file,
+        schedule_preview,
+        split_instants,
+    )
+
+    try:
+        instants = split_instants(args.at, "--at")
+        if args.at_file:
+            instants += split_instants(read_instants_file(args.at_file), "--at-file")
+        start, end = parse_instant(args.start, "--from"), parse_instant(args.end, "--to")
+        document = schedule_preview(config.capabilities.scheduler, args.schedule, start, end, instants)
+    except PreviewInputError as exc:
+        raise BadInput(str(exc)) from None
+    return document, True
+
+
+def run_handler(args: argparse.Namespace, config: FinOpsConfig) -> tuple[dict[str, Any], bool]:
+    event = read_event(args.event)
+    targets = read_targets(args.targets) if args.targets else None
+    if args.command == "invoke":
+        if is_capability(args.function):
+            return invoke_capability(args.function, event, config, args.estate, targets=targets)
+        return invoke(args.function, event, config, args.estate)
+    if args.estate:
+        raise BadInput("--estate/ESTATE is for `invoke`; `run` reads the real account")
+    if is_capability(args.function):
+        return run_capability(args.function, event, config, enforce=args.enforce, targets=targets)
+    if args.enforce or targets is not None:
+        raise BadInput(f"--enforce and --targets are for the acting capabilities, not {args.function!r}")
+    return run_real(args.function, event, config)
+
+
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(prog="python -m tools.cli", description=__doc__.splitlines()[0])
+    commands = cli.add_subparsers(dest="command", required=True, metavar="{invoke,run,schedule}")
+
+    one_handler = argparse.ArgumentParser(add_help=False)  # what `invoke` and `run` share
+    one_handler.add_argument("--function", required=True)
+    one_handler.add_argument("--event", required=True)
+    one_handler.add_argument("--config", default="finops.yaml")
+    one_handler.add_argument("--estate", default=None, help="estate file (invoke only); default: the embedded estate")
+    one_handler.add_argument(
+        "--targets",
+        default=None,
+        help="re-run only these targets: lines of '<account> <region>', a JSON list, or a "
+        "previous run's JSON document (its failed_targets)",
+    )
+    invoke_ = commands.add_parser("invoke", parents=[one_handler], help="one handler, one event, simulated AWS")
+    invoke_.set_defaults(execute=run_handler)
+    run = commands.add_parser("run", parents=[one_handler], help="the same service code against real AWS, a preview")
+    run.set_defaults(execute=run_handler)
+    run.add_argument(
+        "--enforce",
+        action="store_true",
+        help="act (acting capabilities only): needs the capability's mode: enforce in the config as well",
+    )
+
+    schedule = commands.add_parser("schedule", help="a schedule's transitions and states, from the config alone")
+    schedule.add_argument("--config", default="finops.yaml")
+    schedule.add_argument("--schedule", required=True, help="a name under capabilities.scheduler.schedules")
+    schedule.add_argument("--from", dest="start", required=True, help="ISO 8601 instant; naive means UTC")
+    schedule.add_argument("--to", dest="end", required=True, help="ISO 8601 instant, after --from")
+    schedule.add_argument(
+        "--at", action="append", default=[], help="instant(s) to answer the state at; repeat it or separate by commas"
+    )
+    schedule.add_argument("--at-file", default=None, help="a JSON list of instants, or one instant per line")
+    schedule.set_defaults(execute=preview_schedule)
+    return cli
+
+
 def main(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
     out = stdout or sys.stdout
     sys.stdout = sys.stderr  # Powertools logs and metrics print; only our JSON document goes to `out`
-    parser = argparse.ArgumentParser(prog="python -m tools.cli", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["invoke", "run"])
-    parser.add_argument("--function", required=True)
-    parser.add_argument("--event", required=True)
-    parser.add_argument("--config", default="finops.yaml")
-    parser.add_argument("--estate", default=None, help="estate file (invoke only); default: the embedded estate")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
+    what = f"{args.command} {getattr(args, 'function', None) or getattr(args, 'schedule', '')}"
     try:
         config = load_config(args.config)
-        event = read_event(args.event)
-        if args.command == "invoke":
-            document, ok = invoke(args.function, event, config, args.estate)
-        else:
-            if args.estate:
-                raise BadInput("--estate/ESTATE is for `invoke`; `run` reads the real account")
-            document, ok = run_real(args.function, event, config)
+        document, ok = args.execute(args, config)
     except (ConfigError, BadInput) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:
-        print(f"error: {args.command} {args.function} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"error: {what} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     json.dump(document, out, indent=2, default=str)
     out.write("\n")

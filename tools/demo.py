@@ -90,6 +90,7 @@ class Demo:
 
     def run(self) -> None:
         from finops.services.audit import read_trail
+        from tools.demo_scheduler import run_scheduler_steps
         from tools.local_hub import LocalHub
         from tools.sim.estate import dump, simulated_aws
         from tools.sim.slack_sink import SlackSink
@@ -160,6 +161,8 @@ class Demo:
                 f"   on-failure queue finops-anomaly-alerts-failures holds {depth} event(s), with the reason above"
             )
 
+            run_scheduler_steps(self, hub, sink, sim)
+
             channels = Counter(p.channel for p in sink.posts)
             self.say(
                 f"\nSlack sink received {len(sink.posts)} messages: "
@@ -168,7 +171,7 @@ class Demo:
             trail = read_trail(hub.dynamodb, hub.audit_table)
             self.say(f"Audit trail ({hub.audit_table}, {len(trail)} records):")
             for record in trail:
-                self.say(f"   {record['at'][:19]}  {record['action']:<10} {record['target']:<22} {record['reason']}")
+                self.say(f"   {record['at'][:19]}  {record['action']:<17} {record['target']:<45} {record['reason']}")
         self.say(f"\nDone in {time.monotonic() - started:.1f} s. Nothing left this machine.")
 
     def organization(self, estate: dict[str, Any]) -> None:

@@ -22,8 +22,17 @@ from typing import Any
 
 import boto3
 
-from finops.handlers import HANDLERS
+from finops.aws.clients import AwsClients
+from finops.aws.organizations import enumerate_targets
+from finops.engine.kill_switch import KillSwitch
+from finops.engine.local import run_locally
+from finops.engine.request import parse_run_request
+from finops.engine.state import DynamoRunState
+from finops.handlers import CAPABILITY_WORKERS, HANDLERS
 from finops.models.config import FinOpsConfig
+from finops.notify.slack import SlackOutbox
+from finops.runtime import digest_renderer, engine_capability, once_per_key, outbox_delivery, slack_sender, wall_clock
+from finops.services.audit import AuditTrail
 from finops.settings import Settings
 
 ASYNC_RETRY_ATTEMPTS = 2  # Lambda's default for async invokes, as the stack configures it
@@ -103,6 +112,15 @@ class LocalHub:
     def _create_tables(self) -> None:
         self.audit_table = "finops-audit"
         self.idempotency_table = "finops-idempotency"
+        self.state_table = "finops-engine-state"
+        self.engine_bucket = "finops-engine"
+        self.session.client("s3").create_bucket(Bucket=self.engine_bucket)
+        self.dynamodb.create_table(
+            TableName=self.state_table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         self.dynamodb.create_table(
             TableName=self.audit_table,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -136,6 +154,8 @@ class LocalHub:
             audit_table_name=self.audit_table,
             idempotency_table_name=self.idempotency_table,
             slack_retry_queue_url=self.retry_queue_url,
+            engine_bucket_name=self.engine_bucket,
+            state_table_name=self.state_table,
         )
 
     def environment(self, function: str) -> dict[str, str]:
@@ -168,6 +188,60 @@ class LocalHub:
                     )
                 return Invocation(function, attempts, result=result)
 
+    def run(
+        self,
+        capability: str,
+        event: dict[str, Any],
+        *,
+        run_id: str | None = None,
+        config: FinOpsConfig | None = None,
+    ) -> dict[str, Any]:
+        """One whole run of ``capability`` as the state machine runs it (start, Map over the worker, aggregate),
+        with the hub's state table, audit trail, kill-switch parameter and Slack outbox; the event's time is the
+        run's clock. ``config`` stands in for the hub's own (e.g. the same file in enforce mode). Raises
+        ``InvalidEvent`` for an event that is not a run request."""
+        config = config or self.config
+        request = parse_run_request({**event, "capability": capability})
+        run_id = run_id or f"{capability}-{request.now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+        with environment(self.environment(CAPABILITY_WORKERS[capability])):
+            clients = AwsClients(self.session, region=self.region)
+            spec, worker = engine_capability(capability, config, sleep=_moto_needs_no_wait)
+            outbox = SlackOutbox(
+                sender=slack_sender(clients, config),
+                sqs=clients.client("sqs"),
+                queue_url=self.retry_queue_url,
+                clock=lambda: request.now,
+            )
+            return run_locally(
+                spec,
+                worker,
+                request,
+                config=config,
+                run_id=run_id,
+                state=DynamoRunState(clients.client("dynamodb"), self.state_table),
+                kill_switch=KillSwitch(clients.client("ssm"), config.safety.kill_switch_parameter),
+                enumerate_targets=lambda: enumerate_targets(config, clients.client("organizations")),
+                worker_deps={
+                    "scopes": clients,
+                    "role_name": config.organization.member_role_name,
+                    "kill_switch": KillSwitch(clients.client("ssm"), config.safety.kill_switch_parameter),
+                    "audit": AuditTrail(clients.client("dynamodb"), self.audit_table, clock=wall_clock),
+                    "actor": f"finops-{CAPABILITY_WORKERS[capability].replace('_', '-')}",
+                },
+                render=digest_renderer(spec, config),
+                deliver=outbox_delivery(outbox, once_per_key(clients, self.idempotency_table)),
+            )
+
+    def set_kill_switch(self, value: str | None) -> None:
+        """Set the hub's kill-switch parameter (None deletes it: no switch set)."""
+        ssm = self.session.client("ssm")
+        name = self.config.safety.kill_switch_parameter
+        if value is None:
+            with contextlib.suppress(ssm.exceptions.ParameterNotFound):
+                ssm.delete_parameter(Name=name)
+            return
+        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+
     def drain_retry_queue(self, *, max_batches: int = 10) -> list[Invocation]:
         """The SQS event source of slack_redrive: receive, invoke, delete what succeeded."""
         runs: list[Invocation] = []
@@ -198,6 +272,10 @@ class LocalHub:
             ],
         )["Attributes"]
         return sum(int(value) for value in attributes.values())
+
+
+def _moto_needs_no_wait(_seconds: float) -> None:
+    """moto changes a resource's state at once: the worker's verification polls need not sleep here."""
 
 
 def _handler(function: str) -> Callable[[dict[str, Any], Any], Any]:

@@ -29,5 +29,14 @@ def test_demo_runs_every_capability_and_reports_what_happened(config):
         "not_in_channel (invite the bot to the channel)" in text
     )
     assert ":warning: Meant for #payments-oncall, which refused it" in text
-    assert "Slack sink received 8 messages" in text
-    assert "Audit trail (finops-audit, 9 records)" in text
+    # The scheduler: a preview that changes nothing, the evening stop, the kill switch, the morning start.
+    assert "(reconcile, report mode): 11 acted, 2 failed, 6 skipped worth knowing" in text
+    assert "payments-checkout-staging still min 1 / desired 2 / max 4" in text
+    assert "payments-checkout-staging now min 0 / desired 0 / max 0 (sizes kept in a tag)" in text
+    assert "payments-reporting           prod account (account tag environment=prod)" in text
+    assert "paused: paused by kill switch (/finops/kill-switch = 'on')" in text
+    assert "payments-checkout-staging restored to min 1 / desired 2 / max 4" in text
+    assert "start           payments-recon-staging       InsufficientInstanceCapacity" in text
+    assert "sandbox-legacy (777777777777) eu-west-1 cannot assume FinOpsMemberRole: AccessDenied" in text
+    assert "Slack sink received 17 messages" in text
+    assert "Audit trail (finops-audit, 32 records)" in text
