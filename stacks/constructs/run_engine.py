@@ -200,6 +200,7 @@ class EngineCapability(Construct):
                     {
                         "run": sfn.JsonPath.object_at("$.run"),
                         "map": sfn.JsonPath.object_at("$.map"),
+                        "targets": sfn.JsonPath.object_at("$.targets"),
                         "execution": sfn.JsonPath.execution_id,
                     }
                 ),
@@ -316,7 +317,7 @@ class EngineCapability(Construct):
             "AggregateAccess",
             roles=[aggregate.role],
             statements=[
-                iam.PolicyStatement(actions=["s3:GetObject"], resources=[results]),
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=[results, targets]),
                 iam.PolicyStatement(actions=["s3:PutObject"], resources=[summaries]),
                 iam.PolicyStatement(
                     actions=["s3:ListBucket"],
@@ -324,6 +325,12 @@ class EngineCapability(Construct):
                     conditions={"StringLike": {"s3:prefix": f"{results_prefix}/*"}},
                 ),
             ],
+        )
+        acknowledge_wildcard_resource(
+            self.aggregate_access,
+            targets,
+            f"{aggregate.function_name} reads back the run's targets file under {TARGETS_PREFIX} (one key per run) to "
+            "report every target the Map recorded no result for.",
         )
         acknowledge_wildcard_resource(
             self.aggregate_access,

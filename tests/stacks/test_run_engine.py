@@ -157,7 +157,7 @@ def test_aggregate_gets_the_run_the_map_results_and_the_execution_then_a_run_wit
     aggregate = states["Aggregate"]
     assert aggregate["Parameters"] == {
         "FunctionName": ARNS["engine_aggregate"],
-        "Payload": {"run.$": "$.run", "map.$": "$.map", "execution.$": "$$.Execution.Id"},
+        "Payload": {"run.$": "$.run", "map.$": "$.map", "targets.$": "$.targets", "execution.$": "$$.Execution.Id"},
     }
     assert aggregate["OutputPath"] == "$.Payload"
     verdict = states[aggregate["Next"]]
@@ -376,7 +376,10 @@ def test_engine_start_writes_targets_and_engine_aggregate_reads_results_and_writ
         {
             "Action": "s3:GetObject",
             "Effect": "Allow",
-            "Resource": flatten({"Fn::Join": ["", [bucket_arn, "/results/scheduler/*"]]}),
+            "Resource": [
+                flatten({"Fn::Join": ["", [bucket_arn, "/results/scheduler/*"]]}),
+                flatten({"Fn::Join": ["", [bucket_arn, "/targets/*"]]}),
+            ],
         },
         {
             "Action": "s3:PutObject",

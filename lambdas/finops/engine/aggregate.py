@@ -145,6 +145,19 @@ def lost_batch(items: Sequence[dict[str, Any]], ctx: RunContext, error: str) -> 
     return [TargetResult(Target.from_json(item), "failed", ctx.mode, error=f"worker failed: {error}") for item in items]
 
 
+def with_missing_targets(
+    results: Sequence[TargetResult], listed: Sequence[dict[str, Any]], ctx: RunContext
+) -> list[TargetResult]:
+    """``results`` plus a failed result for every target of ``listed`` (the run's targets file) that has none."""
+    seen = {(r.target.account, r.target.region) for r in results}
+    missing = [item for item in listed if (item["account"], item["region"]) not in seen]
+    lost = [
+        TargetResult(Target.from_json(item), "failed", ctx.mode, error="the Map recorded no result for this target")
+        for item in missing
+    ]
+    return sorted([*results, *lost], key=lambda r: r.target)
+
+
 def results_from_manifest(s3: Any, bucket: str, manifest_key: str, ctx: RunContext) -> list[TargetResult]:
     """Read the Map's ResultWriter output: ``manifest.json`` lists SUCCEEDED and FAILED result files; each holds
     the child executions with their ``Input`` (the batch) and ``Output`` (the worker's result) or ``Error``."""

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from finops.aws.clients import AwsClients
-from finops.engine.aggregate import aggregate, compact, results_from_manifest
+from finops.engine.aggregate import aggregate, compact, results_from_manifest, with_missing_targets
 from finops.engine.model import RunContext
 from finops.engine.state import DynamoRunState
 from finops.notify.slack import SlackOutbox
@@ -35,6 +35,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     s3 = clients.client("s3")
     written = event["map"]["ResultWriterDetails"]
     results = results_from_manifest(s3, written["Bucket"], written["Key"], ctx)
+    # Every target the start step wrote must come back: one without a result is a failure, never silence.
+    listed = json.loads(s3.get_object(Bucket=event["targets"]["bucket"], Key=event["targets"]["key"])["Body"].read())
+    results = with_missing_targets(results, listed, ctx)
     outbox = SlackOutbox(
         sender=slack_sender(clients, config),
         sqs=clients.client("sqs"),

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from finops.engine.aggregate import compact, results_from_manifest, summarize
+from finops.engine.aggregate import compact, results_from_manifest, summarize, with_missing_targets
 from finops.engine.model import Action, Outcome, RunContext, Skip, Target, TargetResult
 from finops.models.base import Mode
 
@@ -77,6 +77,15 @@ def test_every_target_of_the_run_is_accounted_for_including_a_batch_whose_worker
         (B.account, "IncorrectInstanceState: no"),  # a failed action is a failure, never listed as done
         (C.account, "worker failed: Lambda.ServiceException: timed out"),
     }
+
+
+def test_a_target_the_map_returned_nothing_for_is_a_failure_not_silence():
+    listed = [A.to_json(), B.to_json()]
+
+    results = with_missing_targets([done(A)], listed, CTX)
+
+    assert [(r.target.account, r.status) for r in results] == [(A.account, "done"), (B.account, "failed")]
+    assert results[1].error == "the Map recorded no result for this target"
 
 
 def test_in_report_mode_the_plan_is_what_would_happen():
