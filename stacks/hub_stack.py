@@ -145,7 +145,7 @@ class FinOpsHubStack(Stack):
             alarm_topic=self.alarms.topic,
             timeout=ENGINE_STAGE_TIMEOUT,
         )
-        self.state.grant_state_read(self.engine_start.function)
+        self.state.grant_state(self.engine_start.function)  # a tick with nothing due completes here
         self.state.grant_state(self.engine_aggregate.function)
         posting.append(self.engine_aggregate)
         self.slack_retry.queue.grant_send_messages(self.engine_aggregate.function)

@@ -21,7 +21,6 @@ IDEMPOTENCY_ACTIONS: tuple[str, ...] = (
 )
 # The run engine's own state (one item per capability: when its last run completed): read, written, updated in place.
 # Nothing deletes or scans it.
-STATE_READ_ACTIONS: tuple[str, ...] = ("dynamodb:GetItem",)
 STATE_ACTIONS: tuple[str, ...] = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 
 
@@ -30,7 +29,7 @@ class StateTables(Construct):
     ``state_table`` (``pk``: the run engine's state per capability).
 
     All are on-demand, AWS-managed encryption (no key grants to hand out) and point-in-time recovery. Grant access
-    with :meth:`grant_audit_append`, :meth:`grant_idempotency`, :meth:`grant_state_read` and :meth:`grant_state`,
+    with :meth:`grant_audit_append`, :meth:`grant_idempotency`, :meth:`grant_state`,
     which give exactly what the runtime calls.
     """
 
@@ -82,10 +81,6 @@ class StateTables(Construct):
     def grant_idempotency(self, grantee: iam.IGrantable) -> iam.Grant:
         """:data:`IDEMPOTENCY_ACTIONS` on the idempotency table."""
         return self.idempotency_table.grant(grantee, *IDEMPOTENCY_ACTIONS)
-
-    def grant_state_read(self, grantee: iam.IGrantable) -> iam.Grant:
-        """:data:`STATE_READ_ACTIONS` on the state table."""
-        return self.state_table.grant(grantee, *STATE_READ_ACTIONS)
 
     def grant_state(self, grantee: iam.IGrantable) -> iam.Grant:
         """:data:`STATE_ACTIONS` on the state table: read, write and update a capability's item; never delete."""

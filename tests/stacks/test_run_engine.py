@@ -467,14 +467,15 @@ def test_the_state_table_is_on_demand_recoverable_and_kept(hub_template: Templat
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("engine_start", {"dynamodb:GetItem"}),
+        # a tick with nothing due completes in engine_start itself (the next tick starts from it)
+        ("engine_start", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
         ("engine_aggregate", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
         ("scheduler_worker", set()),
         ("anomaly_alerts", set()),
         ("slack_redrive", set()),
     ],
 )
-def test_engine_start_reads_the_state_engine_aggregate_also_writes_it(
+def test_only_engine_start_and_engine_aggregate_touch_the_state_table(
     hub_template: Template, name: str, expected: set[str]
 ) -> None:
     table = state_table_id(hub_template)
