@@ -115,8 +115,9 @@ def enumerate_targets(config: FinOpsConfig, organizations: Any) -> Enumeration:
         listed = []
         explicit = ", ".join(organization.target_accounts) or "none"
         notes.append(
-            f"no Organizations access ({code}): acting only on organization.target_accounts ({explicit}); "
-            "grant the hub the Organizations delegation to target OUs"
+            f"no Organizations access ({code}): acting only on organization.target_accounts ({explicit}); their "
+            "account tags and OUs cannot be read, so only organization.prod_accounts marks one of them prod; grant "
+            "the hub the Organizations delegation to target OUs"
         )
         logger.warning("no Organizations access; only explicit target_accounts", error=code)
     wanted_ous = set(organization.target_ous)
@@ -136,7 +137,10 @@ def enumerate_targets(config: FinOpsConfig, organizations: Any) -> Enumeration:
     for account_id in sorted(facts):
         account = facts[account_id]
         if listed and account_id not in organization.excluded_accounts:
-            account = replace(account, tags=_tags(organizations, account_id))
+            try:
+                account = replace(account, tags=_tags(organizations, account_id))
+            except ClientError as exc:  # never guess that an account is neither prod nor excluded
+                account = replace(account, tags_unreadable=exc.response["Error"]["Code"])
         decision = decide_account(account, config)
         if decision.excluded:
             excluded.append({"account": account_id, "reason": decision.excluded})
@@ -160,12 +164,5 @@ class _NoOrganization(Exception):
 
 
 def _tags(org: Any, account_id: str) -> dict[str, str]:
-    try:
-        return {t["Key"]: t["Value"] for t in _pages(org, "list_tags_for_resource", "Tags", ResourceId=account_id)}
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in _NO_ORGANIZATION | {
-            "AccountNotFoundException",
-            "TargetNotFoundException",
-        }:
-            raise
-        return {}
+    """The account's tags; a failed read raises (the caller excludes the account rather than guess)."""
+    return {t["Key"]: t["Value"] for t in _pages(org, "list_tags_for_resource", "Tags", ResourceId=account_id)}

@@ -15,13 +15,16 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 MAX_AGE_SECONDS = 60.0
-ENGAGED_VALUES = frozenset({"on"})
+# "on" engages it; so does any value but an explicit off: an operator who types "true" or "paused" in an incident
+# gets a pause, not a surprise.
+RELEASED_VALUES = frozenset({"off", "false", "0", "no", ""})
 
 
 @dataclass(frozen=True, slots=True)
 class SwitchState:
     engaged: bool
     reason: str = ""
+    unreadable: bool = False  # engaged because the switch could not be read: the run is paused AND has failed
 
 
 class KillSwitch:
@@ -54,10 +57,12 @@ class KillSwitch:
             code = exc.response["Error"]["Code"]
             if code == "ParameterNotFound":
                 return SwitchState(engaged=False)
-            return SwitchState(True, f"kill switch {self.parameter} unreadable ({code}): not acting while unsure")
+            reason = f"kill switch {self.parameter} unreadable ({code}): paused, not acting while unsure"
+            return SwitchState(True, reason, unreadable=True)
         except BotoCoreError as exc:
-            return SwitchState(True, f"kill switch {self.parameter} unreadable ({type(exc).__name__}): not acting")
-        if value.strip().lower() in ENGAGED_VALUES:
+            reason = f"kill switch {self.parameter} unreadable ({type(exc).__name__}): paused, not acting while unsure"
+            return SwitchState(True, reason, unreadable=True)
+        if value.strip().lower() not in RELEASED_VALUES:
             return SwitchState(True, f"paused by kill switch ({self.parameter} = {value.strip()!r})")
         return SwitchState(engaged=False)
 

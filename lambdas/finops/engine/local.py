@@ -34,7 +34,6 @@ def batches(targets: Sequence[Target], size: int) -> list[list[Target]]:
 def not_started(decision: StartDecision) -> dict[str, Any]:
     """The run's document when the start step decided not to fan out (paused, nothing due)."""
     ctx = decision.run
-    status = "paused" if "paused" in decision.reason else "nothing due"
     return {
         "run_id": ctx.run_id,
         "capability": ctx.capability,
@@ -42,7 +41,7 @@ def not_started(decision: StartDecision) -> dict[str, Any]:
         "kind": ctx.kind,
         "now": ctx.now.isoformat(),
         "since": ctx.since.isoformat() if ctx.since else None,
-        "status": status,
+        "status": "could not start" if decision.failed else decision.status,
         "reason": decision.reason,
         "counts": {"acted": 0, "skipped": 0, "failed": 0},
         "targets": {"total": 0, "done": 0, "failed": 0, "paused": 0},

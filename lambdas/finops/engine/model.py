@@ -160,13 +160,15 @@ class TargetResult:
     calls: Mapping[str, int] = field(default_factory=dict)  # API calls by service:Operation, for the bench
 
     def to_json(self) -> dict[str, Any]:
+        """As the worker returns it: the actions without their ``before["tags"]`` copies (the audit record keeps the
+        whole before-state), so a batch's output stays far below the 256 KiB a state may carry."""
         return {
             "target": self.target.to_json(),
             "status": self.status,
             "mode": str(self.mode),
-            "planned": [a.to_json() for a in self.planned],
+            "planned": [_lean(a.to_json()) for a in self.planned],
             "skipped": [s.to_json() for s in self.skipped],
-            "outcomes": [o.to_json() for o in self.outcomes],
+            "outcomes": [{**o.to_json(), "action": _lean(o.action.to_json())} for o in self.outcomes],
             "error": self.error,
             "calls": dict(self.calls),
         }
@@ -183,6 +185,11 @@ class TargetResult:
             error=data.get("error"),
             calls=dict(data.get("calls") or {}),
         )
+
+
+def _lean(action: dict[str, Any]) -> dict[str, Any]:
+    before = {k: v for k, v in action.get("before", {}).items() if k != "tags"}
+    return {**action, "before": before}
 
 
 class Capability(Protocol):

@@ -54,6 +54,8 @@ class StartDecision:
     reason: str = ""
     excluded: tuple[Mapping[str, str], ...] = ()
     notes: tuple[str, ...] = ()
+    status: str = "started"  # "started", "paused" (config or kill switch) or "nothing due"
+    failed: bool = False  # the run could not be decided (the kill switch unreadable): report it as a failure
 
     def to_json(self, *, targets: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The state machine's view: ``targets`` is where the list was written (the Map's ItemReader reads it)."""
@@ -65,6 +67,8 @@ class StartDecision:
             "reason": self.reason,
             "excluded": [dict(e) for e in self.excluded],
             "notes": list(self.notes),
+            "status": self.status,
+            "failed": self.failed,
         }
 
 
@@ -82,17 +86,24 @@ def start_run(
     """``allow_enforce`` is False for `make run` without ``--enforce``: the config alone never makes a preview act."""
     now = request.now
     mode = spec.mode(config) if allow_enforce else Mode.REPORT
-    prepared = spec.prepare(config, request, None if request.since else state.last_completed(spec.name))
+    # A re-run of failed targets acts on what changed before its own time, as the failed run would have: it does not
+    # start from the catch-up point, which later runs have moved on.
+    last = None if request.since or request.rerun else state.last_completed(spec.name)
+    prepared = spec.prepare(config, request, last if last is None or last <= now else now)
     params = {**prepared.params, **({"rerun": True} if request.rerun else {})}
     ctx = RunContext(run_id, spec.name, prepared.kind, now, mode, since=prepared.since, params=params)
     if spec.paused(config):
-        return StartDecision(False, ctx, reason=f"paused in the config (capabilities.{spec.name}.paused: true)")
+        reason = f"paused in the config (capabilities.{spec.name}.paused: true)"
+        return StartDecision(False, ctx, reason=reason, status="paused")
     switch = kill_switch.state()
     if switch.engaged:
-        return StartDecision(False, ctx, reason=switch.reason, notes=prepared.notes)
+        return StartDecision(
+            False, ctx, reason=switch.reason, notes=prepared.notes, status="paused", failed=switch.unreadable
+        )
     if not prepared.due and not request.rerun:
         state.complete(spec.name, now, run_id)  # nothing was due: this tick is done, the next one starts here
-        return StartDecision(False, ctx, reason=prepared.reason or "nothing due", notes=prepared.notes)
+        reason = prepared.reason or "nothing due"
+        return StartDecision(False, ctx, reason=reason, notes=prepared.notes, status="nothing due")
     wanted = request.target_list()
     enumeration = enumerate_targets()
     targets: Sequence[Target] = enumeration.targets

@@ -7,7 +7,8 @@ that target's result, so the run completes for every other target and the aggreg
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
@@ -65,7 +66,10 @@ def run_target(
     kill_switch: KillSwitch | NoKillSwitch,
     audit: AuditTrail | MemoryAuditTrail,
     actor: str,
+    wall_clock: Callable[[], datetime] | None = None,
 ) -> TargetResult:
+    """``wall_clock`` (the deployed worker's): past the run's ``act_before`` the target stands down (paused) rather
+    than act on a clock a newer run has overtaken. Local runs replay past instants and pass none."""
     log: dict[str, object] = {
         "account": target.account,
         "region": target.region,
@@ -92,6 +96,10 @@ def run_target(
     if ctx.mode is not Mode.ENFORCE or not plan.actions:
         logger.info("target planned", extra={**log, "actions": len(plan.actions), "mode": str(ctx.mode)})
         return _with_calls(result, scope)
+    late = _too_late(ctx, wall_clock)
+    if late:
+        logger.warning("target stood down", extra={**log, "reason": late})
+        return _with_calls(TargetResult(target, "paused", ctx.mode, plan.actions, plan.skipped, error=late), scope)
     switch = kill_switch.state()
     if switch.engaged:
         logger.warning("target paused", extra={**log, "reason": switch.reason})
@@ -114,6 +122,16 @@ def run_target(
         ),
         scope,
     )
+
+
+def _too_late(ctx: RunContext, wall_clock: Callable[[], datetime] | None) -> str | None:
+    deadline = ctx.params.get("act_before")
+    if wall_clock is None or not deadline:
+        return None
+    now = wall_clock()
+    if now <= datetime.fromisoformat(str(deadline)):
+        return None
+    return f"too late to act: this run is for {ctx.now:%Y-%m-%d %H:%M}Z and it is {now:%H:%M}Z; a newer run acts"
 
 
 def _with_calls(result: TargetResult, scope: CountingScope) -> TargetResult:
@@ -153,6 +171,17 @@ def _audit(audit: AuditTrail | MemoryAuditTrail, outcome: Outcome, target: Targe
     )
 
 
+def run_target_safely(capability: Capability, target: Target, ctx: RunContext, **deps: Any) -> TargetResult:
+    """:func:`run_target`, and a bug in one target (an exception that is not an AWS error) becomes that target's
+    failure, logged with its traceback, instead of losing the batch's other results. If it happened while applying,
+    the audit trail holds what was done before it."""
+    try:
+        return run_target(capability, target, ctx, **deps)
+    except Exception as exc:
+        logger.exception("target failed unexpectedly", extra={"account": target.account, "region": target.region})
+        return TargetResult(target, "failed", ctx.mode, error=f"unexpected error: {type(exc).__name__}: {exc}")
+
+
 def run_batch(
     capability: Capability,
     event: Mapping[str, Any],
@@ -162,5 +191,5 @@ def run_batch(
     ``{"results": [<TargetResult>, ...]}``, in the order of the items."""
     ctx = RunContext.from_json(event["BatchInput"]["run"])
     items: Sequence[Mapping[str, Any]] = event["Items"]
-    results = [run_target(capability, Target.from_json(item), ctx, **deps) for item in items]
+    results = [run_target_safely(capability, Target.from_json(item), ctx, **deps) for item in items]
     return {"results": [r.to_json() for r in results]}

@@ -22,6 +22,12 @@ from finops.settings import Settings, config_at
 PERMISSIONS = tuple(sorted({*TARGET_PERMISSIONS, *DIRECTORY_PERMISSIONS}))
 
 logger = Logger()
+
+
+class RunNotDecided(RuntimeError):
+    """The start step could not tell whether it may act (the kill switch unreadable): nothing was done."""
+
+
 tracer = Tracer()
 metrics = Metrics()
 
@@ -52,6 +58,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         enumerate_targets=lambda: enumerate_targets(config, clients.client("organizations")),
     )
     logger.info("run decided", fan_out=decision.fan_out, reason=decision.reason, targets=len(decision.targets))
+    if decision.failed:  # paused because we cannot tell whether we may act: fail the execution, which alarms
+        raise RunNotDecided(decision.reason)
     if not decision.fan_out:
         metrics.add_metric(name="RunsNotStarted", unit=MetricUnit.Count, value=1)
         return decision.to_json(targets={})

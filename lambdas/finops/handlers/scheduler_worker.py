@@ -42,4 +42,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         kill_switch=_switch,
         audit=AuditTrail(clients.client("dynamodb"), settings.audit_table_name, clock=wall_clock),
         actor=context.function_name,
+        wall_clock=wall_clock,
     )

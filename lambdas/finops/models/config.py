@@ -7,6 +7,7 @@ cold start, so a bad file fails the same way everywhere: with the key path and w
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -37,9 +38,25 @@ class TagMatch(StrictModel):
     key: str = Field(min_length=1, max_length=128)
     values: tuple[str, ...] = Field(min_length=1)
 
-    def matches(self, tags: dict[str, str]) -> bool:
-        value = tags.get(self.key)
+    def value_in(self, tags: Mapping[str, str]) -> str | None:
+        """The tag's value; its key is compared case-insensitively and trimmed (``Finops:Protect`` counts)."""
+        return tag_value(tags, self.key)
+
+    def matches(self, tags: Mapping[str, str]) -> bool:
+        value = self.value_in(tags)
         return value is not None and value.strip().lower() in {v.strip().lower() for v in self.values}
+
+
+def tag_value(tags: Mapping[str, str], key: str) -> str | None:
+    """``tags[key]``, the key compared case-insensitively and trimmed: a guard must not miss ``Environment``."""
+    if key in tags:
+        return tags[key]
+    wanted = key.strip().lower()
+    return next((value for name, value in tags.items() if name.strip().lower() == wanted), None)
+
+
+# A protect tag with one of these values is not a protection; any other value is (a typo must not unprotect).
+NOT_PROTECTED = frozenset({"false", "no", "0", "off", ""})
 
 
 class OrganizationConfig(StrictModel):
@@ -61,6 +78,14 @@ class OrganizationConfig(StrictModel):
     include_management_account: bool = False
     regions: tuple[Region, ...] = Field(min_length=1)
 
+    @field_validator("regions")
+    @classmethod
+    def _regions_once(cls, regions: tuple[str, ...]) -> tuple[str, ...]:
+        twice = sorted({r for r in regions if regions.count(r) > 1})
+        if twice:
+            raise ValueError(f"regions {twice} are listed twice: each would be a target twice")
+        return regions
+
     @model_validator(mode="after")
     def _no_account_both_targeted_and_excluded(self) -> OrganizationConfig:
         both = sorted(set(self.target_accounts) & set(self.excluded_accounts))
@@ -80,9 +105,17 @@ class SafetyConfig(StrictModel):
     def is_prod_value(self, value: str | None) -> bool:
         return value is not None and value.strip().lower() in {v.strip().lower() for v in self.prod_values}
 
-    def is_prod(self, tags: dict[str, str]) -> bool:
-        """Tagged with a prod environment value (the key compared exactly, the value case-insensitively)."""
-        return self.is_prod_value(tags.get(self.environment_tag_key))
+    def is_prod(self, tags: Mapping[str, str]) -> bool:
+        """Tagged with a prod environment value (key and value compared case-insensitively, trimmed)."""
+        return self.is_prod_value(tag_value(tags, self.environment_tag_key))
+
+    def is_protected(self, tags: Mapping[str, str]) -> bool:
+        """Carries the protect tag with one of its values, or with any value but an explicit no (false, no, 0, off):
+        ``finops:protect=1`` protects too."""
+        value = self.protect_tag.value_in(tags)
+        if value is None:
+            return False
+        return self.protect_tag.matches(tags) or value.strip().lower() not in NOT_PROTECTED
 
 
 class EngineConfig(StrictModel):
@@ -90,7 +123,8 @@ class EngineConfig(StrictModel):
 
     max_concurrency: int = Field(default=40, ge=1, le=10_000)
     tolerated_failure_percent: int = Field(default=100, ge=0, le=100)
-    targets_per_invocation: int = Field(default=5, ge=1, le=100, description="the Map's ItemBatcher MaxItemsPerBatch")
+    # At most 8: a worker may wait up to 60 s per target for starts to come up, within its 10-minute timeout.
+    targets_per_invocation: int = Field(default=5, ge=1, le=8, description="the Map's ItemBatcher MaxItemsPerBatch")
 
 
 class TagCase(StrEnum):

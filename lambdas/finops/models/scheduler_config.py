@@ -216,7 +216,7 @@ class SchedulerConfig(StrictModel):
     )
     catch_up_hours: int = Field(
         default=24,
-        ge=0,
+        ge=1,  # 0 would drop every tick's own transition
         le=168,
         description="a missed tick is caught up by the next one up to this far back; older transitions are reported",
     )

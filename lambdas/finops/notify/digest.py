@@ -152,7 +152,7 @@ def _collect(results: Sequence[TargetResult], ctx: RunContext, config: FinOpsCon
     default = config.notifications.slack.default_channel
     for result in results:
         target = result.target
-        if result.status == "failed":
+        if result.status == "failed" and not result.outcomes:
             channels.setdefault(default, _Channel()).unreachable.append(result)
             continue
         if result.status == "paused":
@@ -412,7 +412,13 @@ def _unreachable_blocks(
         f"• {_account(r.target)} · {escape(r.target.region)}: {_e(r.error or 'failed without an error message', 300)}"
         for r in ordered
     ]
-    heading = f":warning: *Not reached ({len(results)} account/region{_s(len(results))})*: nothing was done there"
+    unknown = sum(1 for r in ordered if _outcome_unknown(r.error))
+    heading = (
+        f":warning: *Not reached ({len(results)} account/region{_s(len(results))})*: nothing was done there"
+        if not unknown
+        else f":warning: *Failed ({len(results)} account/region{_s(len(results))})*: "
+        f"{unknown} with an unknown outcome (the worker stopped part-way: the audit trail holds what it did)"
+    )
     role = escape(config.organization.member_role_name)
     denied = sum(1 for r in ordered if _role_refused(r.error))
     fixes = []
@@ -421,8 +427,12 @@ def _unreachable_blocks(
             f"• {denied} where the member role could not be assumed: deploy the FinOps member StackSet (role "
             f"`{role}`) to the account, or exclude it (`organization.excluded_accounts`)."
         )
-    if len(ordered) - denied:
-        fixes.append(f"• {len(ordered) - denied} where a read failed after the client's retries: re-run them.")
+    if unknown:
+        fixes.append(f"• {unknown} whose worker failed: check the audit trail for this run id, then re-run them.")
+    if len(ordered) - denied - unknown:
+        fixes.append(
+            f"• {len(ordered) - denied - unknown} where a read failed after the client's retries: re-run them."
+        )
     shown = ordered[:MAX_TARGETS]
     listing = "\n".join(f"{escape(r.target.account)} {escape(r.target.region)}" for r in shown)
     cut = f"\n(first {len(shown)} of {len(ordered)}: the run summary lists all)" if len(ordered) > len(shown) else ""
@@ -432,6 +442,11 @@ def _unreachable_blocks(
         _list_section(heading, lines, limit=MAX_TARGETS, more=more),
         _section("*What to do*\n" + "\n".join(fixes) + "\n" + rerun),
     ]
+
+
+def _outcome_unknown(error: str | None) -> bool:
+    """The worker did not come back (or stopped on a bug): it may have acted before it did."""
+    return error is not None and error.startswith(("worker failed", "the Map recorded no result", "unexpected error"))
 
 
 def _role_refused(error: str | None) -> bool:

@@ -17,12 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from finops.engine.model import Action, Plan, RunContext, Skip, Target
-from finops.models.config import FinOpsConfig
+from finops.models.config import FinOpsConfig, tag_value
 from finops.models.inventory import Resource
 from finops.models.scheduler_config import Schedule, SchedulerConfig
 from finops.rules.schedule import desired_state, next_transition
 
-STOPPED_AT_TAG = "finops:scheduler-stopped-at"
+STOPPED_AT_TAG = "finops:scheduler-stopped-at"  # written by services/scheduler/rds.py after a stop
+SIZES_TAG = "finops:scheduler-sizes"  # written by services/scheduler/autoscaling.py before a group goes to zero
 RDS_AUTO_RESTART = timedelta(days=7)
 RECONCILE = "reconcile"
 _SERVICE = {"ec2:instance": "ec2", "autoscaling:group": "ec2", "rds:db": "rds", "rds:cluster": "aurora"}
@@ -41,7 +42,7 @@ def schedule_of(resource: Resource, scheduler: SchedulerConfig, environment_key:
     named = (resource.tags.get(scheduler.tag_key) or "").strip()
     if named:
         return named
-    environment = (resource.tags.get(environment_key) or "").strip().lower()
+    environment = (tag_value(resource.tags, environment_key) or "").strip().lower()
     defaults = {k.strip().lower(): v for k, v in scheduler.default_by_environment.items()}
     return defaults.get(environment)
 
@@ -51,10 +52,10 @@ def _guard(resource: Resource, target: Target, config: FinOpsConfig, name: str) 
     safety = config.safety
     if target.prod:
         return f"prod account ({target.prod_reason})"
-    if safety.is_prod(dict(resource.tags)):
-        return f"prod ({safety.environment_tag_key}={resource.tags[safety.environment_tag_key]})"
-    if safety.protect_tag.matches(dict(resource.tags)):
-        return f"protected ({safety.protect_tag.key}={resource.tags[safety.protect_tag.key]})"
+    if safety.is_prod(resource.tags):
+        return f"prod ({safety.environment_tag_key}={tag_value(resource.tags, safety.environment_tag_key)})"
+    if safety.is_protected(resource.tags):
+        return f"protected ({safety.protect_tag.key}={safety.protect_tag.value_in(resource.tags)})"
     if name.lower() == config.capabilities.scheduler.opt_out_value.lower():
         return f"opted out ({config.capabilities.scheduler.tag_key}={name})"
     return None
@@ -145,10 +146,16 @@ def plan_resource(resource: Resource, target: Target, ctx: RunContext, config: F
     if reason is None:
         return None
     if resource.state not in ("running", "stopped"):
-        return skip(f"{resource.raw_state or resource.state}: in transition, the next run checks again")
+        return skip(
+            f"{resource.raw_state or resource.state} when its schedule changed: left as it is (an enforced schedule's "
+            "reconcile, or the next transition, acts on it)"
+        )
     if resource.state == desired or (desired == "running" and schedule.stop_only):
         return None
     verb = "start" if desired == "running" else "stop"
+    if verb == "start" and resource.kind == "autoscaling:group" and SIZES_TAG not in resource.tags:
+        # At zero without sizes we remembered: someone keeps it there on purpose; there is nothing to restore.
+        return skip("at zero and not stopped by the scheduler: nothing to restore", notable=False)
     if verb == "stop" and resource.kind == "ec2:instance" and schedule.hibernate and resource.hibernation:
         verb = "hibernate"
     return Action(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from finops.models.config import FinOpsConfig
+from finops.models.config import FinOpsConfig, tag_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,7 @@ class AccountFacts:
     tags: Mapping[str, str] = field(default_factory=dict)
     ancestors: frozenset[str] = frozenset()  # OU ids from its parent up to (not including) the root
     listed_explicitly: bool = False  # named in organization.target_accounts
+    tags_unreadable: str | None = None  # the error code when Organizations would not give its tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +38,11 @@ def decide_account(account: AccountFacts, config: FinOpsConfig) -> AccountDecisi
         excluded = "listed in organization.excluded_accounts"
     elif organization.excluded_ous and (hit := sorted(account.ancestors & set(organization.excluded_ous))):
         excluded = f"in excluded OU {hit[0]} (organization.excluded_ous)"
-    elif organization.exclude_account_tag.matches(dict(account.tags)):
+    elif account.tags_unreadable:
+        excluded = f"account tags unreadable ({account.tags_unreadable}): cannot tell whether it is prod or excluded"
+    elif organization.exclude_account_tag.matches(account.tags):
         tag = organization.exclude_account_tag
-        excluded = f"account tag {tag.key}={account.tags[tag.key]} (organization.exclude_account_tag)"
+        excluded = f"account tag {tag.key}={tag.value_in(account.tags)} (organization.exclude_account_tag)"
     elif account.id == organization.management_account_id and not organization.include_management_account:
         excluded = "the management account (organization.include_management_account is false)"
     elif account.status != "ACTIVE":
@@ -49,6 +52,6 @@ def decide_account(account: AccountFacts, config: FinOpsConfig) -> AccountDecisi
         prod = "listed in organization.prod_accounts"
     elif organization.prod_ous and (hit := sorted(account.ancestors & set(organization.prod_ous))):
         prod = f"in prod OU {hit[0]} (organization.prod_ous)"
-    elif safety.is_prod(dict(account.tags)):
-        prod = f"account tag {safety.environment_tag_key}={account.tags[safety.environment_tag_key]}"
+    elif safety.is_prod(account.tags):
+        prod = f"account tag {safety.environment_tag_key}={tag_value(account.tags, safety.environment_tag_key)}"
     return AccountDecision(excluded=excluded, prod=prod, team=team)

@@ -44,7 +44,7 @@ class SchedulerSpec:
         minute_of_day = now.hour * 60 + now.minute
         kind = request.kind or (RECONCILE if minute_of_day % scheduler.reconcile_minutes == 0 else TICK)
         since = request.since.astimezone(now.tzinfo) if request.since else None
-        since = since or last_completed or now - timedelta(minutes=scheduler.tick_minutes)
+        since = min(since or last_completed or now - timedelta(minutes=scheduler.tick_minutes), now)
         notes: list[str] = []
         oldest = now - timedelta(hours=scheduler.catch_up_hours)
         if since < oldest:
@@ -61,7 +61,11 @@ class SchedulerSpec:
             )
             since = oldest
         due = sorted(name for name, schedule in scheduler.schedules.items() if changed(schedule, since, now))
-        params: dict[str, Any] = {"due": due}
+        # A worker that gets this run later than the next tick would act on a stale clock: it stands down instead.
+        params: dict[str, Any] = {
+            "due": due,
+            "act_before": (now + timedelta(minutes=scheduler.tick_minutes)).isoformat(),
+        }
         if kind == RECONCILE:
             params["override_since"] = min(since, now - timedelta(minutes=scheduler.reconcile_minutes)).isoformat()
         reason = "" if due or kind == RECONCILE else f"no schedule changes state in ({since:%H:%M}Z, {now:%H:%M}Z]"

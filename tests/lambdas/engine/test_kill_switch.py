@@ -31,9 +31,10 @@ def _answer(status: int, code: str):
 
 
 @pytest.mark.parametrize(
-    ("value", "engaged"), [("on", True), (" ON ", True), ("off", False), ("", False), ("paused", False)]
+    ("value", "engaged"),
+    [("on", True), (" ON ", True), ("true", True), ("paused", True), ("off", False), ("", False), ("false", False)],
 )
-def test_only_on_engages_the_switch(ssm, value, engaged):
+def test_any_value_but_an_explicit_off_engages_the_switch(ssm, value, engaged):
     ssm.put_parameter(Name=NAME, Value=value or " ", Type="String")
 
     state = KillSwitch(ssm, NAME).state()

@@ -121,6 +121,28 @@ def test_a_rerun_acts_only_on_the_listed_targets_that_are_still_targets(config):
     assert "1 requested target(s) are not targets of this config" in decision.notes[-1]
 
 
+def test_a_rerun_at_the_failed_runs_time_acts_on_its_transition_even_after_later_runs_completed(config):
+    later = MemoryRunState({"scheduler": STOP + timedelta(hours=2)})
+
+    decision, _ = start(config, STOP, state=later, targets=[{"account": "555555555555", "region": "eu-west-1"}])
+
+    assert decision.fan_out
+    assert decision.run.params["due"] == ["office-hours"]
+
+
+def test_an_unreadable_kill_switch_pauses_and_fails_the_run(config):
+    class Unreadable:
+        def state(self) -> SwitchState:
+            return SwitchState(True, "kill switch /finops/kill-switch unreadable (AccessDenied)", unreadable=True)
+
+    decision, enumerated = start(config, STOP, switch=Unreadable())
+
+    assert not decision.fan_out
+    assert decision.failed
+    assert decision.status == "paused"
+    assert not enumerated
+
+
 @pytest.mark.parametrize(
     ("event", "message"),
     [

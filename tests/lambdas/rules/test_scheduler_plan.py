@@ -54,7 +54,7 @@ def test_a_tick_acts_only_on_transitions_and_only_toward_the_desired_state(confi
         assert result is None
     elif expected == "skip":
         assert isinstance(result, Skip)
-        assert "in transition" in result.reason
+        assert "when its schedule changed: left as it is" in result.reason
     else:
         assert isinstance(result, Action)
         assert result.action == expected
@@ -71,6 +71,17 @@ def test_a_tick_acts_only_on_transitions_and_only_toward_the_desired_state(confi
             "prod account (account tag environment=prod)",
         ),
         (instance(finops_protect="YES"), DEV, "protected (finops:protect=YES)"),
+        (instance(finops_protect="1"), DEV, "protected (finops:protect=1)"),  # any value but an explicit no
+        (
+            Resource("ec2:instance", "i-1", "running", {"schedule": "office-hours", "Environment ": "Production"}),
+            DEV,
+            "prod (environment=Production)",
+        ),  # the key's case and spaces do not hide prod
+        (
+            Resource("ec2:instance", "i-1", "running", {"schedule": "office-hours", "Finops:Protect": "true"}),
+            DEV,
+            "protected (finops:protect=true)",
+        ),
         (instance(schedule="always-on"), DEV, "opted out (schedule=always-on)"),
         (instance(schedule="office hours"), DEV, "unknown schedule 'office hours'"),
     ],
@@ -212,6 +223,16 @@ def test_a_stop_carries_its_before_state_team_and_the_off_period_for_the_saving(
     assert action.details["off_hours"] == 60.0  # Friday 19:00 to Monday 07:00 Berlin
     assert action.details["size"] == "m6i.large"
     assert action.details["service"] == "ec2"
+
+
+def test_an_explicit_no_on_the_protect_tag_does_not_protect(config):
+    assert isinstance(decided(instance(finops_protect="false"), run(STOP), config), Action)
+
+
+def test_managed_capacity_and_groups_kept_at_zero_are_left_alone(config):
+    at_zero = Resource("autoscaling:group", "batch", "stopped", {"schedule": "office-hours"}, count=0)
+
+    assert isinstance(decided(at_zero, run(MONDAY_START), config), Skip)
 
 
 def test_report_and_enforce_plans_are_identical(config):

@@ -110,7 +110,26 @@ def instance_not_schedulable(instance: Mapping[str, Any], tags: Mapping[str, str
         return f"member of Auto Scaling group {group} (the group is scheduled instead)"
     if instance.get("RootDeviceType") == "instance-store":
         return "instance-store root volume: AWS cannot stop it"
+    if instance.get("InstanceLifecycle") in ("spot", "scheduled"):
+        return f"a {instance['InstanceLifecycle']} instance: its fleet or request owns its life, not a schedule"
+    owner = next((f"{key}={tags[key]}" for key in MANAGED_BY_TAGS if key in tags), None)
+    if owner:
+        return f"managed by another service ({owner}): its controller would start it again"
     return None
+
+
+# Instances whose lifecycle another controller owns: stopping them fights it (EKS node groups, Karpenter, EMR,
+# Spot Fleet and EC2 Fleet, Elastic Beanstalk, CloudFormation-managed ECS/Batch capacity shows as Auto Scaling groups).
+MANAGED_BY_TAGS = (
+    "eks:nodegroup-name",
+    "eks:cluster-name",
+    "karpenter.sh/nodepool",
+    "karpenter.sh/provisioner-name",
+    "aws:elasticmapreduce:job-flow-id",
+    "aws:ec2spot:fleet-request-id",
+    "aws:ec2:fleet-id",
+    "elasticbeanstalk:environment-name",
+)
 
 
 # -- Auto Scaling ------------------------------------------------------------------------------------------------------
