@@ -22,7 +22,7 @@ from finops.models.base import Mode
 from finops.models.config import FinOpsConfig
 from finops.models.events import InvalidEvent
 
-RUN_FAILED = "completed with failures"
+RUN_FAILED = ("completed with failures", "could not start")
 
 
 class BadInput(Exception):
@@ -91,7 +91,7 @@ def invoke_capability(
             "audit": read_trail(hub.dynamodb, hub.audit_table),
             "estate": dump(sim),
         }
-    return document, result.get("status") != RUN_FAILED
+    return document, result.get("status") not in RUN_FAILED
 
 
 def run_capability(
@@ -154,4 +154,4 @@ def run_capability(
         "audit": audit.items,
         "estate": None,
     }
-    return document, result.get("status") != RUN_FAILED
+    return document, result.get("status") not in RUN_FAILED
