@@ -146,6 +146,7 @@ class HandlersInProcess:
 
     hub: LocalHub
     invocations: list[Invocation] = field(default_factory=list)
+    running: str | None = None  # the handler running now (invocations take turns), e.g. engine_start; else None
     _turn: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
@@ -155,12 +156,15 @@ class HandlersInProcess:
         context = LambdaContext(function_name=function_name, invoked_function_arn=parameters["FunctionName"])
         with self._turn, environment(self.hub.environment(name)):
             handler = importlib.import_module(HANDLERS[name]).handler
+            self.running = name
             try:
                 payload = json.loads(json.dumps(handler(event, context)))
             except Exception as exc:  # Lambda's view: the invoke succeeded, the function failed
                 error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
                 self.invocations.append(Invocation(name, event, error))
                 return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": error}
+            finally:
+                self.running = None
             self.invocations.append(Invocation(name, event, payload))
             return {"StatusCode": 200, "Payload": payload}
 
@@ -239,9 +243,16 @@ class EngineInMoto:
         return json.loads(self.s3.get_object(Bucket=self.hub.engine_bucket, Key=key)["Body"].read())
 
 
+_SYNTHESIZED: dict[str, dict[str, Any]] = {}  # config JSON -> template: one synth per process for every module
+
+
 @pytest.fixture(scope="module")
 def hub_template(config: FinOpsConfig, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The FinOpsHub template for the shipped config, synthesized as tests/stacks synthesizes it."""
+    """The FinOpsHub template for the shipped config, synthesized as tests/stacks synthesizes it (once per process:
+    the modules that import this fixture share it; none of them changes it)."""
+    key = config.model_dump_json()
+    if key in _SYNTHESIZED:
+        return _SYNTHESIZED[key]
     imported = set(sys.modules)
     app = App(outdir=str(tmp_path_factory.mktemp("cdk.out")))
     env = Environment(account=config.organization.automation_account_id, region=ALERTS_REGION)
@@ -252,6 +263,7 @@ def hub_template(config: FinOpsConfig, tmp_path_factory: pytest.TempPathFactory)
     for module in set(sys.modules) - imported:
         if module.startswith("finops.handlers."):
             del sys.modules[module]
+    _SYNTHESIZED[key] = template
     return template
 
 
