@@ -71,6 +71,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -385,9 +386,17 @@ def test_the_friday_evening_run_as_shipped_reports_the_plan_changes_nothing_and_
 
 
 def test_the_friday_evening_run_in_enforce_mode_stops_staging_and_dev_and_never_prod(
-    estate: SimulatedOrganization, engine_for: Callable[[FinOpsConfig], EngineInMoto], config: FinOpsConfig, sink: Any
+    estate: SimulatedOrganization,
+    engine_for: Callable[[FinOpsConfig], EngineInMoto],
+    config: FinOpsConfig,
+    sink: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given the same hub with the scheduler in enforce mode
+    # Given the same hub with the scheduler in enforce mode, and the worker's clock a minute into the tick (a worker
+    # past the next tick stands down rather than act on a stale clock)
+    from finops import runtime
+
+    monkeypatch.setattr(runtime, "wall_clock", lambda: datetime.fromisoformat(EVENING) + timedelta(minutes=1))
     engine = engine_for(enforcing(config))
 
     # When the Friday-evening tick runs
