@@ -18,6 +18,7 @@ EVENT  ?=
 ESTATE ?=
 ENFORCE ?=
 TARGETS ?=
+TEST_WORKERS ?= 2
 SCHEDULE ?=
 FROM   ?=
 TO     ?=
@@ -62,7 +63,7 @@ types: $(STAMP)
 	$(BIN)/mypy lambdas stacks tools app.py
 
 test: $(STAMP) $(LAYER) lint types
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 demo: $(STAMP)
 	$(BIN)/python -m tools.demo --config $(CONFIG)

@@ -11,6 +11,7 @@ Call everything here inside an active moto mock.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import uuid
@@ -281,8 +282,17 @@ def _moto_needs_no_wait(_seconds: float) -> None:
 def _handler(function: str) -> Callable[[dict[str, Any], Any], Any]:
     if function not in HANDLERS:
         raise SystemExit(f"unknown function {function!r}; known: {', '.join(sorted(HANDLERS))}")
-    module = __import__(HANDLERS[function], fromlist=["handler"])
+    name = HANDLERS[function]
+    module = importlib.import_module(name)
+    if name not in _IMPORTED_AS_LAMBDA:
+        # Powertools reads its environment at import. A module first imported elsewhere (the stacks import every
+        # handler for its PERMISSIONS) is imported again here, with the function's environment, as Lambda would.
+        module = importlib.reload(module)
+        _IMPORTED_AS_LAMBDA.add(name)
     return module.handler  # type: ignore[no-any-return]
+
+
+_IMPORTED_AS_LAMBDA: set[str] = set()
 
 
 def _on_failure_record(

@@ -32,8 +32,12 @@ def test_the_handler_refuses_to_start_without_its_settings(monkeypatch):
     # Powertools reads these at import, as in Lambda, where the function's environment is always set
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "FinOps")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "anomaly_alerts")
+    import importlib
+
     from finops.handlers import anomaly_alerts
     from tools.local_hub import LambdaContext
+
+    anomaly_alerts = importlib.reload(anomaly_alerts)  # with this environment, whoever imported it first
 
     for variable in FULL:
         monkeypatch.delenv(variable, raising=False)
