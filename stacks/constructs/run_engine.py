@@ -319,11 +319,6 @@ class EngineCapability(Construct):
             statements=[
                 iam.PolicyStatement(actions=["s3:GetObject"], resources=[results, targets]),
                 iam.PolicyStatement(actions=["s3:PutObject"], resources=[summaries]),
-                iam.PolicyStatement(
-                    actions=["s3:ListBucket"],
-                    resources=[bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": f"{results_prefix}/*"}},
-                ),
             ],
         )
         acknowledge_wildcard_resource(

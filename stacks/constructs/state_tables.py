@@ -21,7 +21,7 @@ IDEMPOTENCY_ACTIONS: tuple[str, ...] = (
 )
 # The run engine's own state (one item per capability: when its last run completed): read, written, updated in place.
 # Nothing deletes or scans it.
-STATE_ACTIONS: tuple[str, ...] = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+STATE_ACTIONS: tuple[str, ...] = ("dynamodb:GetItem", "dynamodb:PutItem")  # finops.engine.state.DynamoRunState
 
 
 class StateTables(Construct):

@@ -121,25 +121,14 @@ UNUSED_GRANTS: dict[str, set[tuple[str, str]]] = {
 # Granted and called by no code of the function at all: over-grants, listed so they stay visible until the stack
 # stops granting them (then delete the entry).
 OVER_GRANTS: dict[str, set[tuple[str, str]]] = {
-    "engine_start": {
-        # STATE_ACTIONS (stacks/constructs/state_tables.py) says "updated in place"; DynamoRunState only gets and
-        # conditionally puts.
-        ("dynamodb:UpdateItem", "arn:aws:dynamodb:*:table/finops-engine-state"),
-        # engine_start.PERMISSIONS includes DIRECTORY_PERMISSIONS; DescribeAccount is called only by
-        # AccountDirectory (the alerts); enumerate_targets takes account names from ListAccounts.
-        ("organizations:DescribeAccount", "*"),
-    },
+    "engine_start": set(),
     "scheduler_worker": set(),
     "engine_aggregate": {
-        # grant_state gives read, write and update; the aggregate only moves the catch-up point (a conditional put).
+        # grant_state gives read and write; the aggregate only moves the catch-up point (a conditional put).
         ("dynamodb:GetItem", "arn:aws:dynamodb:*:table/finops-engine-state"),
-        ("dynamodb:UpdateItem", "arn:aws:dynamodb:*:table/finops-engine-state"),
         # FinOpsHubStack grants the audit append to every function that posts to Slack; the aggregate writes no
         # audit record (the workers audit what they did).
         ("dynamodb:PutItem", "arn:aws:dynamodb:*:table/finops-audit"),
-        # RunEngine's AggregateAccess: results_from_manifest gets the manifest and the files it names, never lists
-        # (and a GetObject's 404-instead-of-403 would need ListBucket without the prefix condition).
-        ("s3:ListBucket", "arn:aws:s3:::finops-engine"),
     },
 }
 

@@ -386,12 +386,6 @@ def test_engine_start_writes_targets_and_engine_aggregate_reads_results_and_writ
             "Effect": "Allow",
             "Resource": flatten({"Fn::Join": ["", [bucket_arn, "/runs/scheduler/*"]]}),
         },
-        {
-            "Action": "s3:ListBucket",
-            "Condition": {"StringLike": {"s3:prefix": "results/scheduler/*"}},
-            "Effect": "Allow",
-            "Resource": bucket_arn,
-        },
     ]
     for name in ("anomaly_alerts", "slack_redrive", "scheduler_worker"):
         assert not [s for s in function_statements(hub_template, name) if "s3:" in json.dumps(s["Action"])], name
@@ -468,8 +462,8 @@ def test_the_state_table_is_on_demand_recoverable_and_kept(hub_template: Templat
     ("name", "expected"),
     [
         # a tick with nothing due completes in engine_start itself (the next tick starts from it)
-        ("engine_start", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
-        ("engine_aggregate", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
+        ("engine_start", {"dynamodb:GetItem", "dynamodb:PutItem"}),
+        ("engine_aggregate", {"dynamodb:GetItem", "dynamodb:PutItem"}),
         ("scheduler_worker", set()),
         ("anomaly_alerts", set()),
         ("slack_redrive", set()),
@@ -560,6 +554,6 @@ def test_no_tick_fires_before_the_runs_permissions_outside_the_roles_exist(hub_t
         policy_granting("states:DescribeExecution"),
         policy_granting("s3:PutObject", on="/targets/"),
         policy_granting("s3:PutObject", on="/runs/"),
-        policy_granting("s3:ListBucket"),
+        policy_granting("s3:GetObject", on="/results/"),
         policy_granting("sts:AssumeRole"),
     } <= set(schedule["DependsOn"])

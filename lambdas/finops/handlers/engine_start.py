@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from finops.aws.clients import AwsClients
-from finops.aws.organizations import DIRECTORY_PERMISSIONS, TARGET_PERMISSIONS, enumerate_targets
+from finops.aws.organizations import TARGET_PERMISSIONS, enumerate_targets
 from finops.engine.request import parse_run_request
 from finops.engine.start import start_run
 from finops.engine.state import DynamoRunState
@@ -19,7 +19,7 @@ from finops.runtime import engine_capability, kill_switch
 from finops.settings import Settings, config_at
 
 # Organizations reads; the state table, the bucket and the kill-switch parameter come from CDK grants.
-PERMISSIONS = tuple(sorted({*TARGET_PERMISSIONS, *DIRECTORY_PERMISSIONS}))
+PERMISSIONS = tuple(sorted(TARGET_PERMISSIONS))
 
 logger = Logger()
 
