@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,21 @@ EVENTS = ROOT / "tests" / "events"
 @pytest.fixture(scope="session")
 def config() -> FinOpsConfig:
     return load_config(ROOT / "finops.yaml")
+
+
+def record_calls(monkeypatch: pytest.MonkeyPatch, owner: type, calls: Counter[str]) -> Counter[str]:
+    """From now on, every client ``owner.client`` makes (``AwsClients``: the hub's own; ``AccountScope``: through an
+    assumed member role) counts each API call it makes into ``calls``, as ``service:Operation``."""
+    make = owner.client  # type: ignore[attr-defined]
+
+    def recording(self: Any, service: str, *args: Any) -> Any:
+        client = make(self, service, *args)
+        prefix = client.meta.service_model.signing_name
+        client.meta.events.register("before-call", lambda model, **_: calls.update([f"{prefix}:{model.name}"]))
+        return client
+
+    monkeypatch.setattr(owner, "client", recording)
+    return calls
 
 
 def load_event(name: str) -> dict[str, Any]:

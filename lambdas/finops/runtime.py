@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -22,12 +23,8 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 
 from finops.aws.clients import AwsClients
 from finops.aws.organizations import AccountDirectory
-from finops.engine.aggregate import Deliver
 from finops.engine.kill_switch import KillSwitch
-from finops.engine.model import Capability, RunContext, TargetResult
-from finops.engine.start import RunSpec
 from finops.models.config import FinOpsConfig
-from finops.notify.blocks import SlackMessage
 from finops.notify.slack import (
     Delivery,
     DeliveryError,
@@ -41,6 +38,12 @@ from finops.services.alerts import AlertRun
 from finops.services.audit import AuditTrail, MemoryAuditTrail
 from finops.services.once import Once, Request, Result, memory_once
 from finops.settings import Settings
+
+if TYPE_CHECKING:  # annotations only: the alert handlers' cold start does not import the engine
+    from finops.engine.aggregate import Deliver
+    from finops.engine.model import Capability, RunContext, TargetResult
+    from finops.engine.start import RunSpec
+    from finops.notify.blocks import SlackMessage
 
 IDEMPOTENCY_TTL_SECONDS = 3 * 24 * 3600  # SNS, Lambda and SQS retries land well inside this
 
@@ -178,28 +181,8 @@ def outbox_delivery(outbox: SlackOutbox | PreviewOutbox, once: Once) -> Deliver:
 
     def deliver(message: SlackMessage, key: str) -> Delivery:
         def post(request: Request) -> Result:
-            return delivery_json(outbox.deliver(message, key=key))
+            return asdict(outbox.deliver(message, key=key))
 
-        return delivery_from_json(once(post, {"key": key}))
+        return Delivery(**once(post, {"key": key}))
 
     return deliver
-
-
-def delivery_json(delivery: Delivery) -> dict[str, Any]:
-    return {
-        "channel": delivery.channel,
-        "status": delivery.status,
-        "via": delivery.via,
-        "reason": delivery.reason,
-        "intended": delivery.intended,
-    }
-
-
-def delivery_from_json(data: Result) -> Delivery:
-    return Delivery(
-        channel=str(data["channel"]),
-        status=data["status"],
-        via=str(data.get("via", "")),
-        reason=str(data.get("reason", "")),
-        intended=data.get("intended"),
-    )

@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import importlib
+from collections import Counter
 
 import pytest
 
 from finops.aws.clients import AwsClients
 from finops.handlers import HANDLERS
-from tests.conftest import load_event
+from tests.conftest import load_event, record_calls
 
 # Services whose access the hub construct grants on the resource itself (table, queue, secret), not by PERMISSIONS.
 GRANTED_BY_CDK = {"dynamodb", "sqs", "secretsmanager"}
 
 
 @pytest.fixture
-def api_calls(monkeypatch) -> set[str]:
-    calls: set[str] = set()
-    make = AwsClients.client
-
-    def recording(self, service, region=None):
-        client = make(self, service, region)
-        prefix = client.meta.service_model.signing_name
-
-        def record(model, **_):
-            calls.add(f"{prefix}:{model.name}")
-
-        client.meta.events.register("before-call", record)
-        return client
-
-    monkeypatch.setattr(AwsClients, "client", recording)
-    return calls
+def api_calls(monkeypatch) -> Counter[str]:
+    return record_calls(monkeypatch, AwsClients, Counter())
 
 
 def declared(function: str) -> set[str]:

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from finops.aws.clients import AccountScope, AwsClients
-from finops.models.base import Mode
 from finops.services.audit import read_trail
 from finops.services.scheduler import MEMBER_PERMISSIONS
+from tests.conftest import record_calls
+from tools.demo_scheduler import at, enforcing
 from tools.local_hub import LocalHub
 from tools.sim.estate import simulated_aws
 
@@ -26,15 +27,6 @@ EVENING = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # Friday 19:00 in Berlin: o
 MORNING = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # Monday 07:00 in Berlin: office-hours starts
 STAGING, DEV, PROD = "444444444444", "555555555555", "333333333333"
 MUTATING = ("Stop", "Start", "Create", "Delete", "Update", "Add", "Remove", "Modify", "Put", "Reboot", "Terminate")
-
-
-def at(when: datetime) -> dict[str, Any]:
-    return {"time": when.isoformat().replace("+00:00", "Z")}
-
-
-def enforcing(config):
-    scheduler = config.capabilities.scheduler.model_copy(update={"mode": Mode.ENFORCE})
-    return config.model_copy(update={"capabilities": config.capabilities.model_copy(update={"scheduler": scheduler})})
 
 
 @pytest.fixture
@@ -53,32 +45,12 @@ def scheduler_hub(estate, sink, config, tmp_path) -> LocalHub:
 @pytest.fixture
 def member_calls(monkeypatch) -> Counter[str]:
     """Every API call made through an assumed member role, as service:Operation."""
-    calls: Counter[str] = Counter()
-    make = AccountScope.client
-
-    def recording(self, service):
-        client = make(self, service)
-        prefix = client.meta.service_model.signing_name
-        client.meta.events.register("before-call", lambda model, **_: calls.update([f"{prefix}:{model.name}"]))
-        return client
-
-    monkeypatch.setattr(AccountScope, "client", recording)
-    return calls
+    return record_calls(monkeypatch, AccountScope, Counter())
 
 
 @pytest.fixture
 def hub_calls(monkeypatch) -> Counter[str]:
-    calls: Counter[str] = Counter()
-    make = AwsClients.client
-
-    def recording(self, service, region=None):
-        client = make(self, service, region)
-        prefix = client.meta.service_model.signing_name
-        client.meta.events.register("before-call", lambda model, **_: calls.update([f"{prefix}:{model.name}"]))
-        return client
-
-    monkeypatch.setattr(AwsClients, "client", recording)
-    return calls
+    return record_calls(monkeypatch, AwsClients, Counter())
 
 
 def instance(estate, account: str, name: str) -> dict[str, Any]:

@@ -92,6 +92,7 @@ from stacks.constructs.run_engine import definition
 from stacks.hub_stack import FinOpsHubStack
 from stacks.naming import ALERTS_REGION, resource_name
 from tools.build_layer import ROOT, ensure_layer
+from tools.demo_scheduler import enforcing
 from tools.local_hub import LambdaContext, LocalHub, environment
 from tools.sim.estate import SimulatedOrganization, default_estate, simulated_aws
 
@@ -323,11 +324,6 @@ def cold_start(hub: LocalHub) -> None:
         sys.modules.pop(HANDLERS[name], None)
         with environment(hub.environment(name)):
             importlib.import_module(HANDLERS[name])
-
-
-def enforcing(config: FinOpsConfig) -> FinOpsConfig:
-    scheduler = config.capabilities.scheduler.model_copy(update={"mode": Mode.ENFORCE})
-    return config.model_copy(update={"capabilities": config.capabilities.model_copy(update={"scheduler": scheduler})})
 
 
 def instance_state(estate: SimulatedOrganization, account: str, name: str) -> str:

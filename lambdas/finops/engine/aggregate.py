@@ -142,7 +142,7 @@ def _status(results: Sequence[TargetResult], failed: Sequence[TargetResult], pau
 
 def lost_batch(items: Sequence[dict[str, Any]], ctx: RunContext, error: str) -> list[TargetResult]:
     """The targets of a batch whose worker never returned (the Map recorded only an error), as failed results."""
-    return [TargetResult(Target.from_json(item), "failed", ctx.mode, error=f"worker failed: {error}") for item in items]
+    return _failed(items, ctx, f"worker failed: {error}")
 
 
 def with_missing_targets(
@@ -151,11 +151,12 @@ def with_missing_targets(
     """``results`` plus a failed result for every target of ``listed`` (the run's targets file) that has none."""
     seen = {(r.target.account, r.target.region) for r in results}
     missing = [item for item in listed if (item["account"], item["region"]) not in seen]
-    lost = [
-        TargetResult(Target.from_json(item), "failed", ctx.mode, error="the Map recorded no result for this target")
-        for item in missing
-    ]
+    lost = _failed(missing, ctx, "the Map recorded no result for this target")
     return sorted([*results, *lost], key=lambda r: r.target)
+
+
+def _failed(items: Sequence[dict[str, Any]], ctx: RunContext, error: str) -> list[TargetResult]:
+    return [TargetResult(Target.from_json(item), "failed", ctx.mode, error=error) for item in items]
 
 
 def results_from_manifest(s3: Any, bucket: str, manifest_key: str, ctx: RunContext) -> list[TargetResult]:

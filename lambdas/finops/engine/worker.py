@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from finops.aws.clients import AccountScope, AwsClients
+from finops.aws.errors import error_text
 from finops.engine.kill_switch import KillSwitch, NoKillSwitch
 from finops.engine.model import Capability, Outcome, Plan, RunContext, Target, TargetResult
 from finops.models.base import Mode
@@ -49,13 +50,6 @@ class CountingScope:
         return self._scope.log_keys()
 
 
-def _error(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}".strip()
-    return f"{type(exc).__name__}: {exc}"
-
-
 def run_target(
     capability: Capability,
     target: Target,
@@ -81,14 +75,14 @@ def run_target(
             target.account, target.region, role_name=role_name, session_name=f"finops-{ctx.capability}-{ctx.run_id}"
         )
     except (ClientError, BotoCoreError) as exc:
-        reason = f"cannot assume {role_name}: {_error(exc)}"
+        reason = f"cannot assume {role_name}: {error_text(exc)}"
         logger.error("target failed", extra={**log, "reason": reason})
         return TargetResult(target, "failed", ctx.mode, error=reason)
     scope = CountingScope(assumed)
     try:
         inventory = capability.read(scope, ctx)
     except (ClientError, BotoCoreError) as exc:
-        reason = f"inventory read failed: {_error(exc)}"
+        reason = f"inventory read failed: {error_text(exc)}"
         logger.error("target failed", extra={**log, "reason": reason})
         return TargetResult(target, "failed", ctx.mode, error=reason, calls=dict(scope.calls))
     plan: Plan = capability.plan(inventory, target, ctx)

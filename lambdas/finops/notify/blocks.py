@@ -151,7 +151,7 @@ def anomaly_message(
         context.append(f"score {anomaly.score.max_score}")
 
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _clip(f"{severity} · {headline}", 150)}},
+        {"type": "header", "text": {"type": "plain_text", "text": clip(f"{severity} · {headline}", 150)}},
         {
             "type": "section",
             "text": {
@@ -200,7 +200,7 @@ def budget_message(
     emoji = ":money_with_wings:" if alert.alert_type == "ACTUAL" else ":crystal_ball:"
     route_mention = f"{route.mention} " if route.mention and alert.alert_type == "ACTUAL" else ""  # spent, not forecast
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _clip(headline, 150)}},
+        {"type": "header", "text": {"type": "plain_text", "text": clip(headline, 150)}},
         {
             "type": "section",
             "text": {
@@ -233,5 +233,6 @@ def _budget_context(alert: BudgetAlert) -> str:
     return f"Budget type {escape(alert.budget_type or 'not reported')} · SNS message `{escape(alert.message_id)}`"
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
+    """At most ``limit`` characters, an ellipsis marking a cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -24,7 +24,7 @@ from typing import Any
 from finops.engine.model import Action, RunContext, Skip, Target, TargetResult
 from finops.models.base import Mode
 from finops.models.config import FinOpsConfig
-from finops.notify.blocks import SlackMessage, escape, usd
+from finops.notify.blocks import SlackMessage, clip, escape, usd
 from finops.rules.pricing import Saving, Service, estimate_saving, hourly_price, price_table
 
 __all__ = ["MAX_BLOCKS", "RERUN_COMMAND", "SECTION_TEXT_LIMIT", "digests"]
@@ -203,7 +203,7 @@ def _render(channel: str, news: _Channel, ctx: RunContext, config: FinOpsConfig,
 
     head = f"{title}{' (preview)' if preview else ''}: {', '.join(tally)} — {_when(ctx.now)}"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _clip(head, HEADER_TEXT_LIMIT)}},
+        {"type": "header", "text": {"type": "plain_text", "text": clip(head, HEADER_TEXT_LIMIT)}},
         _context(f"{_teams_line(news, config)} · {ctx.mode} mode · run `{_e(ctx.run_id, 100)}`"),
     ]
     if preview:
@@ -471,7 +471,7 @@ def _list_section(heading: str, lines: Sequence[str], *, limit: int, more: str, 
     """A section with the heading and as many lines as fit (at most ``limit``), then "... and N more"."""
     text, shown = heading, 0
     for line in lines[:limit]:
-        line = _clip(line, SECTION_TEXT_LIMIT - _RESERVED - len(heading) - 1)
+        line = clip(line, SECTION_TEXT_LIMIT - _RESERVED - len(heading) - 1)
         if len(text) + 1 + len(line) > SECTION_TEXT_LIMIT - _RESERVED:
             break
         text, shown = f"{text}\n{line}", shown + 1
@@ -479,7 +479,7 @@ def _list_section(heading: str, lines: Sequence[str], *, limit: int, more: str, 
     if rest:
         what = f" {unit}{_s(rest)}" if unit else ""
         text += f"\n… and {rest} more{what} ({more})"
-    return _section(_clip(text, SECTION_TEXT_LIMIT))
+    return _section(clip(text, SECTION_TEXT_LIMIT))
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -487,7 +487,7 @@ def _section(text: str) -> dict[str, Any]:
 
 
 def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, SECTION_TEXT_LIMIT)}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SECTION_TEXT_LIMIT)}]}
 
 
 def _in_order(acted: Mapping[tuple[str, bool], list[_Item]]) -> list[tuple[tuple[str, bool], list[_Item]]]:
@@ -538,8 +538,4 @@ def _s(count: int) -> str:
 
 def _e(text: str, limit: int) -> str:
     """Clip, then escape: clipping after escaping could cut an entity in half."""
-    return escape(_clip(text, limit))
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return escape(clip(text, limit))

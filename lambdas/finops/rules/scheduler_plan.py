@@ -21,9 +21,8 @@ from finops.models.config import FinOpsConfig, tag_value
 from finops.models.inventory import Resource
 from finops.models.scheduler_config import Schedule, SchedulerConfig
 from finops.rules.schedule import desired_state, next_transition
+from finops.rules.scheduler_tags import SIZES_TAG, STOPPED_AT_TAG
 
-STOPPED_AT_TAG = "finops:scheduler-stopped-at"  # written by services/scheduler/rds.py after a stop
-SIZES_TAG = "finops:scheduler-sizes"  # written by services/scheduler/autoscaling.py before a group goes to zero
 RDS_AUTO_RESTART = timedelta(days=7)
 RECONCILE = "reconcile"
 _SERVICE = {"ec2:instance": "ec2", "autoscaling:group": "ec2", "rds:db": "rds", "rds:cluster": "aurora"}

@@ -45,9 +45,3 @@ def bisect(items: Sequence[T], call: Callable[[list[T]], R]) -> Bisected[T, R]:
 def in_batches(items: Sequence[T], size: int) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
-
-
-def error_text(err: ClientError) -> str:
-    """``<Code>: <message>``, the way an outcome reports an API error."""
-    error = err.response.get("Error", {})
-    return f"{error.get('Code', 'Unknown')}: {error.get('Message', str(err))}"

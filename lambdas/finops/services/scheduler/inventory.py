@@ -13,7 +13,7 @@ from typing import Any
 
 from finops.aws.clients import AccountScope
 from finops.models.inventory import PowerState, Resource
-from finops.services.scheduler.tags import SIZES_TAG, STOPPED_AT_TAG, GroupSizes
+from finops.rules.scheduler_tags import SIZES_TAG, STOPPED_AT_TAG, GroupSizes
 
 PERMISSIONS: tuple[str, ...] = (
     "autoscaling:DescribeAutoScalingGroups",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from finops.services.scheduler.batch import bisect, error_text, in_batches
+from finops.aws.errors import error_text
+from finops.services.scheduler.batch import bisect, in_batches
 
 
 def refusing(*bad: str):

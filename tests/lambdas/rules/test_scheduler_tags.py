@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from finops.services.scheduler.tags import GroupSizes, stopped_at_value
+from finops.rules.scheduler_tags import GroupSizes, stopped_at_value
 
 
 @pytest.mark.parametrize(

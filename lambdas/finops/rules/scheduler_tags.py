@@ -1,4 +1,5 @@
-"""The tags the scheduler writes on what it stops, and their values: pure, so the planner and the tests share them.
+"""The tags the scheduler writes on what it stops, and their values: pure, so the planner, the services that write
+them and the tests share one definition.
 
 - ``finops:scheduler-sizes`` on an Auto Scaling group it stopped: the sizes to restore, ``min=1,desired=2,max=4``.
 - ``finops:scheduler-stopped-at`` on an RDS instance or Aurora cluster it stopped: the run's clock,
