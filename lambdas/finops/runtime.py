@@ -157,7 +157,11 @@ def engine_capability(
         from finops.services.scheduler_run import SchedulerCapability, SchedulerSpec
 
         return SchedulerSpec(), SchedulerCapability(config, sleep=sleep)
-    raise KeyError(f"no acting capability {name!r}; known: scheduler")
+    if name == "ebs_cleanup":
+        from finops.services.cleanup_run import CleanupCapability, CleanupSpec
+
+        return CleanupSpec(), CleanupCapability(config, sleep=sleep)
+    raise KeyError(f"no acting capability {name!r}; known: scheduler, ebs_cleanup")
 
 
 def kill_switch(clients: AwsClients, config: FinOpsConfig) -> KillSwitch:

@@ -126,6 +126,9 @@ class Skip:
 class Plan:
     actions: tuple[Action, ...] = ()
     skipped: tuple[Skip, ...] = ()
+    # what a safety net of the target held back, for the on-call channel and the run summary (circuit breaker
+    # tripped, no Recycle Bin rule); the held resources are also in ``skipped``
+    holds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,7 @@ class TargetResult:
     outcomes: tuple[Outcome, ...] = ()  # empty in report mode
     error: str | None = None  # target-level: "AccessDenied: ..." / "paused by kill switch: ..."
     calls: Mapping[str, int] = field(default_factory=dict)  # API calls by service:Operation, for the bench
+    holds: tuple[str, ...] = ()  # the plan's holds (circuit breaker tripped, ...): done, but not all of it
 
     def to_json(self) -> dict[str, Any]:
         """As the worker returns it: the actions without their ``before["tags"]`` copies (the audit record keeps the
@@ -171,6 +175,7 @@ class TargetResult:
             "outcomes": [{**o.to_json(), "action": _lean(o.action.to_json())} for o in self.outcomes],
             "error": self.error,
             "calls": dict(self.calls),
+            **({"holds": list(self.holds)} if self.holds else {}),
         }
 
     @classmethod
@@ -184,6 +189,7 @@ class TargetResult:
             outcomes=tuple(Outcome.from_json(o) for o in data.get("outcomes", ())),
             error=data.get("error"),
             calls=dict(data.get("calls") or {}),
+            holds=tuple(data.get("holds") or ()),
         )
 
 
@@ -198,14 +204,14 @@ class Capability(Protocol):
     name: str
     MEMBER_PERMISSIONS: tuple[str, ...]  # IAM actions its read and apply call through the member role
 
-    def read(self, scope: Any, ctx: RunContext) -> Sequence[Any]:
+    def read(self, scope: Any, ctx: RunContext, target: Target) -> Any:
         """A fresh inventory of one target (``scope``: an ``AccountScope`` in the target's account and region)."""
         ...
 
-    def plan(self, inventory: Sequence[Any], target: Target, ctx: RunContext) -> Plan:
+    def plan(self, inventory: Any, target: Target, ctx: RunContext) -> Plan:
         """Pure: the same inventory, target and context give the same plan, in report and in enforce mode."""
         ...
 
-    def apply(self, scope: Any, plan: Plan, ctx: RunContext) -> Sequence[Outcome]:
+    def apply(self, scope: Any, plan: Plan, ctx: RunContext, target: Target) -> Sequence[Outcome]:
         """Carry out ``plan.actions`` and verify each; per-resource failures are outcomes, not exceptions."""
         ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -19,7 +20,7 @@ from finops.aws.errors import error_text
 from finops.engine.kill_switch import KillSwitch, NoKillSwitch
 from finops.engine.model import Capability, Outcome, Plan, RunContext, Target, TargetResult
 from finops.models.base import Mode
-from finops.services.audit import AuditRecord, AuditTrail, MemoryAuditTrail, record_after_the_fact
+from finops.services.audit import AuditRecord, AuditTrail, MemoryAuditTrail, record_after_the_fact, record_id
 
 logger = Logger(child=True)
 
@@ -80,38 +81,33 @@ def run_target(
         return TargetResult(target, "failed", ctx.mode, error=reason)
     scope = CountingScope(assumed)
     try:
-        inventory = capability.read(scope, ctx)
+        inventory = capability.read(scope, ctx, target)
     except (ClientError, BotoCoreError) as exc:
         reason = f"inventory read failed: {error_text(exc)}"
         logger.error("target failed", extra={**log, "reason": reason})
         return TargetResult(target, "failed", ctx.mode, error=reason, calls=dict(scope.calls))
     plan: Plan = capability.plan(inventory, target, ctx)
-    result = TargetResult(target, "done", ctx.mode, planned=plan.actions, skipped=plan.skipped)
+    result = TargetResult(target, "done", ctx.mode, planned=plan.actions, skipped=plan.skipped, holds=plan.holds)
     if ctx.mode is not Mode.ENFORCE or not plan.actions:
         logger.info("target planned", extra={**log, "actions": len(plan.actions), "mode": str(ctx.mode)})
         return _with_calls(result, scope)
     late = _too_late(ctx, wall_clock)
     if late:
         logger.warning("target stood down", extra={**log, "reason": late})
-        return _with_calls(TargetResult(target, "paused", ctx.mode, plan.actions, plan.skipped, error=late), scope)
+        return _with_calls(replace(result, status="paused", error=late), scope)
     switch = kill_switch.state()
     if switch.engaged:
         logger.warning("target paused", extra={**log, "reason": switch.reason})
-        return _with_calls(
-            TargetResult(target, "paused", ctx.mode, plan.actions, plan.skipped, error=switch.reason), scope
-        )
-    outcomes = tuple(capability.apply(scope, plan, ctx))
+        return _with_calls(replace(result, status="paused", error=switch.reason), scope)
+    outcomes = tuple(capability.apply(scope, plan, ctx, target))
     unaudited = [o for o in outcomes if not _audit(audit, o, target, ctx, actor)]
     failed = sum(not o.ok for o in outcomes)
     logger.info("target applied", extra={**log, "actions": len(outcomes), "failed": failed})
     return _with_calls(
-        TargetResult(
-            target,
-            "failed" if unaudited else "done",
-            ctx.mode,
-            plan.actions,
-            plan.skipped,
-            outcomes,
+        replace(
+            result,
+            status="failed" if unaudited else "done",
+            outcomes=outcomes,
             error=f"{len(unaudited)} action(s) done but not written to the audit trail" if unaudited else None,
         ),
         scope,
@@ -129,16 +125,7 @@ def _too_late(ctx: RunContext, wall_clock: Callable[[], datetime] | None) -> str
 
 
 def _with_calls(result: TargetResult, scope: CountingScope) -> TargetResult:
-    return TargetResult(
-        result.target,
-        result.status,
-        result.mode,
-        result.planned,
-        result.skipped,
-        result.outcomes,
-        result.error,
-        dict(sorted(scope.calls.items())),
-    )
+    return replace(result, calls=dict(sorted(scope.calls.items())))
 
 
 def _audit(audit: AuditTrail | MemoryAuditTrail, outcome: Outcome, target: Target, ctx: RunContext, actor: str) -> bool:
@@ -146,6 +133,7 @@ def _audit(audit: AuditTrail | MemoryAuditTrail, outcome: Outcome, target: Targe
     return record_after_the_fact(
         audit,
         AuditRecord(
+            id=record_id(ctx.run_id, target.account, target.region, action.resource),
             run_id=ctx.run_id,
             actor=actor,
             action=f"{ctx.capability}:{action.action}",

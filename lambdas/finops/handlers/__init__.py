@@ -12,8 +12,9 @@ HANDLERS: dict[str, str] = {
     "engine_start": "finops.handlers.engine_start",
     "engine_aggregate": "finops.handlers.engine_aggregate",
     "scheduler_worker": "finops.handlers.scheduler_worker",
+    "ebs_cleanup_worker": "finops.handlers.ebs_cleanup_worker",
 }
 
 # Acting capabilities: name -> their worker in HANDLERS. Each worker module also exports MEMBER_PERMISSIONS, the IAM
 # actions its code calls through the member role (the member stack grants exactly their union).
-CAPABILITY_WORKERS: dict[str, str] = {"scheduler": "scheduler_worker"}
+CAPABILITY_WORKERS: dict[str, str] = {"scheduler": "scheduler_worker", "ebs_cleanup": "ebs_cleanup_worker"}

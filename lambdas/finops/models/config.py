@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from finops.models.base import Mode, StrictModel
+from finops.models.cleanup_config import EbsCleanupConfig
 from finops.models.problems import ProblemsError, problems, read_data
 from finops.models.scheduler_config import SchedulerConfig
 
@@ -272,7 +273,7 @@ class CapabilitiesConfig(StrictModel):
     budget_alerts: BudgetAlertsConfig = BudgetAlertsConfig()
     tag_enforcement: PendingCapability = PendingCapability()
     scheduler: SchedulerConfig = SchedulerConfig()
-    ebs_cleanup: PendingCapability = PendingCapability()
+    ebs_cleanup: EbsCleanupConfig = EbsCleanupConfig()
 
 
 class FinOpsConfig(StrictModel):

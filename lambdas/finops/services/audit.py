@@ -35,9 +35,11 @@ class AuditRecord:
     after: dict[str, Any] | None = None
     account: str | None = None
     region: str | None = None
+    id: str | None = None  # an engine action's record id (``make restore RECORD=<id>``); else one is made
 
     def to_item(self, recorded_at: datetime) -> dict[str, Any]:
         item: dict[str, Any] = {
+            "id": self.id or f"{self.run_id}/{self.target}#{uuid.uuid4().hex[:8]}",
             "pk": self.target,
             "sk": f"{recorded_at.isoformat()}#{self.run_id}#{uuid.uuid4().hex[:8]}",
             "recorded_at": recorded_at.isoformat(),
@@ -56,6 +58,22 @@ class AuditRecord:
 
 
 # IAM for the trail is a CDK grant on the table (StateTables.grant_audit_append: PutItem only), not PERMISSIONS.
+def record_id(run_id: str, account: str, region: str, resource: str) -> str:
+    """The record id of one engine action: unique, since a plan has one action per resource. The restore takes it."""
+    return f"{run_id}/{account}/{region}/{resource}"
+
+
+def parse_record_id(value: str) -> tuple[str, str, str, str]:
+    """(run id, account, region, resource) of an engine action's record id; ValueError saying what is wrong."""
+    parts = value.strip().rsplit("/", 3)
+    if len(parts) != 4 or not all(parts):
+        raise ValueError(f"{value!r} is not an audit record id: expected <run id>/<account>/<region>/<resource id>")
+    run, account, region, resource = parts
+    if not (account.isdigit() and len(account) == 12):
+        raise ValueError(f"{value!r}: {account!r} is not a 12-digit account id")
+    return run, account, region, resource
+
+
 class AuditTrail:
     def __init__(self, dynamodb: Any, table_name: str, *, clock: Callable[[], datetime]) -> None:
         self._ddb = dynamodb

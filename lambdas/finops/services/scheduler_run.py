@@ -87,11 +87,11 @@ class SchedulerCapability:
         self._config = config
         self._sleep = sleep
 
-    def read(self, scope: Any, ctx: RunContext) -> Sequence[Resource]:
+    def read(self, scope: Any, ctx: RunContext, target: Target) -> Sequence[Resource]:
         return read_inventory(scope)
 
-    def plan(self, inventory: Sequence[Any], target: Target, ctx: RunContext) -> Plan:
+    def plan(self, inventory: Any, target: Target, ctx: RunContext) -> Plan:
         return plan(inventory, target, ctx, self._config)
 
-    def apply(self, scope: Any, plan: Plan, ctx: RunContext) -> Sequence[Outcome]:
+    def apply(self, scope: Any, plan: Plan, ctx: RunContext, target: Target) -> Sequence[Outcome]:
         return apply(scope, plan.actions, now=ctx.now, sleep=self._sleep)

@@ -42,7 +42,7 @@ class Capability:
         self.applied: list[str] = []
         self.broken = broken
 
-    def read(self, scope: Any, ctx: RunContext) -> list[str]:
+    def read(self, scope: Any, ctx: RunContext, target: Target) -> list[str]:
         return ["i-1"]
 
     def plan(self, inventory: Any, target: Target, ctx: RunContext) -> Plan:
@@ -50,7 +50,7 @@ class Capability:
             raise KeyError("a bug")
         return Plan((STOP,))
 
-    def apply(self, scope: Any, plan: Plan, ctx: RunContext) -> list[Outcome]:
+    def apply(self, scope: Any, plan: Plan, ctx: RunContext, target: Target) -> list[Outcome]:
         self.applied.append(scope.account)
         return [Outcome(a, True, {"state": "stopped"}) for a in plan.actions]
 

@@ -19,10 +19,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from finops.aws.batch import in_batches
 from finops.aws.errors import error_text
 from finops.engine.model import Action, Outcome
 from finops.rules.scheduler_tags import SIZES_TAG, GroupSizes
-from finops.services.scheduler.batch import in_batches
 
 PERMISSIONS: tuple[str, ...] = (
     "autoscaling:CreateOrUpdateTags",

@@ -25,9 +25,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from finops.aws.batch import bisect, in_batches
 from finops.aws.errors import error_text
 from finops.engine.model import Action, Outcome
-from finops.services.scheduler.batch import bisect, in_batches
 
 PERMISSIONS: tuple[str, ...] = (
     "ec2:DescribeInstances",

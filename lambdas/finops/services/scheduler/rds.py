@@ -19,10 +19,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from finops.aws.batch import in_batches
 from finops.aws.errors import error_text
 from finops.engine.model import Action, Outcome
 from finops.rules.scheduler_tags import STOPPED_AT_TAG, stopped_at_value
-from finops.services.scheduler.batch import in_batches
 from finops.services.scheduler.inventory import cluster_not_schedulable, db_not_schedulable, rds_state
 
 PERMISSIONS: tuple[str, ...] = (

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from finops.aws.errors import error_text
-from finops.services.scheduler.batch import bisect, in_batches
+from finops.aws.batch import bisect, in_batches
 
 
 def refusing(*bad: str):
