@@ -157,3 +157,66 @@ def test_snapshots_backing_an_ami_or_young_stay(ec2: Any, config: FinOpsConfig) 
     result, _ = _run(config, datetime.now(UTC) + timedelta(days=100))
     assert {o.action.resource for o in result.outcomes if o.ok} == {orphan, young}  # young at day 100 is old too
     assert [s.reason for s in result.skipped if s.resource == backing] == [f"backs AMI {image}"]
+
+
+def test_amis_are_read_with_disabled_and_deprecated_ones(
+    ec2: Any, config: FinOpsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto lists disabled AMIs whatever is asked; real EC2 hides them unless IncludeDisabled: assert the request."""
+    from finops.aws.clients import AccountScope
+
+    requests: list[dict[str, Any]] = []
+    make = AccountScope.client
+
+    def recording(self: AccountScope, service: str) -> Any:
+        client = make(self, service)
+        client.meta.events.register(
+            "provide-client-params.ec2.DescribeImages", lambda params, **_: requests.append(dict(params))
+        )
+        return client
+
+    monkeypatch.setattr(AccountScope, "client", recording)
+    _run(_config(config), datetime.now(UTC))
+    assert requests and all(
+        r["IncludeDisabled"] and r["IncludeDeprecated"] and r["Owners"] == ["self"] for r in requests
+    )
+
+
+def test_one_failing_deletion_does_not_stop_the_others(
+    ec2: Any, config: FinOpsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A per-item failure is that item's outcome, never reported as deleted; a failed tag batch is bisected."""
+    from botocore.exceptions import ClientError
+
+    from finops.aws.clients import AccountScope
+
+    config = _config(config, grace_days=0, max_deletion_percent=100, volumes={"final_snapshot": False})
+    volumes = [_volume(ec2, f"v{i}") for i in range(4)]
+    refused, untaggable = volumes[1], volumes[2]
+    make = AccountScope.client
+
+    def refuse(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "DeleteVolume" and params["VolumeId"] == refused:
+            raise ClientError({"Error": {"Code": "VolumeInUse", "Message": f"{refused} is in use"}}, "DeleteVolume")
+        if model.name == "CreateTags" and untaggable in params["Resources"]:
+            raise ClientError({"Error": {"Code": "TagLimitExceeded", "Message": "50 tags"}}, "CreateTags")
+
+    def faulty(self: AccountScope, service: str) -> Any:
+        client = make(self, service)
+        client.meta.events.register("before-parameter-build.ec2.*", refuse)
+        return client
+
+    monkeypatch.setattr(AccountScope, "client", faulty)
+    result, audit = _run(config, datetime.now(UTC) + timedelta(days=30))
+    outcomes = {o.action.resource: o for o in result.outcomes}
+    assert not outcomes[refused].ok and outcomes[refused].error.startswith("VolumeInUse")
+    assert not outcomes[untaggable].ok and outcomes[untaggable].error.startswith("could not mark: TagLimitExceeded")
+    assert {v for v, o in outcomes.items() if o.ok} == {volumes[0], volumes[3]}
+    left = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
+    assert left == {refused, untaggable}
+    assert {r["target"].rsplit("/", 1)[1]: r["after"]["verified"] for r in audit.items} == {
+        volumes[0]: True,
+        refused: False,
+        untaggable: False,
+        volumes[3]: True,
+    }
