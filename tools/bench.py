@@ -129,6 +129,101 @@ def scheduler_cost(config: FinOpsConfig) -> dict[str, Any]:
     return rows
 
 
+# Page sizes the EC2 API reference documents (MaxResults): DescribeVolumes 5-500, DescribeSnapshots 5-1,000,
+# DescribeImages 1-1,000. CreateTags and DeleteTags take many resource ids per call; CreateSnapshot, DeleteVolume,
+# DeleteSnapshot and DescribeSnapshotAttribute one resource each.
+PAGE = {"ec2:DescribeVolumes": 500, "ec2:DescribeSnapshots": 1000, "ec2:DescribeImages": 1000}
+
+
+def cleanup_cost(config: FinOpsConfig, resources: int = 1000) -> dict[str, Any]:
+    """API calls of the clean-up's mark run and sweep run in one target of ``resources`` unattached old volumes and
+    as many old snapshots (breaker caps lifted), per 1,000 resources, beside the floor the APIs allow."""
+    import os
+    from datetime import UTC, datetime, timedelta
+    from functools import partial
+
+    import boto3
+    from moto import mock_aws
+
+    from finops.engine.kill_switch import NoKillSwitch
+    from finops.engine.model import RunContext, Target
+    from finops.engine.worker import run_target
+    from finops.models.base import Mode
+    from finops.services.audit import MemoryAuditTrail
+    from finops.services.cleanup_run import CleanupCapability
+
+    data = config.model_dump(mode="json")
+    data["capabilities"]["ebs_cleanup"] = {
+        "mode": "enforce",
+        "require_recycle_bin": False,  # moto has no Recycle Bin; the rule read is 2 ListRules + 1 GetRule a rule
+        "max_deletions_per_target": 100_000,
+        "max_deletion_percent": 100,
+    }
+    enforce = FinOpsConfig.model_validate(data)
+    os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
+    region = "eu-west-1"
+    rows: dict[str, Any] = {}
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=region)
+        half = resources // 2
+        for n in range(half):
+            volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=8, VolumeType="gp3")["VolumeId"]
+            if n < resources - half:
+                ec2.create_snapshot(VolumeId=volume)
+        volumes, snapshots = half, resources - half
+        start = datetime.now(UTC) + timedelta(days=120)
+        for label, now in (("mark run", start), ("sweep run (grace ended)", start + timedelta(days=8))):
+            ctx = RunContext(f"bench-{label[:4]}", "ebs_cleanup", "sweep", now, Mode.ENFORCE)
+            began = time.process_time()
+            result = run_target(
+                CleanupCapability(enforce, sleep=lambda _: None),
+                Target("123456789012", region),
+                ctx,
+                scopes=AwsClients(region=region),
+                role_name="FinOpsMemberRole",
+                kill_switch=NoKillSwitch(),
+                audit=MemoryAuditTrail(clock=partial(datetime.now, UTC)),
+                actor="bench",
+            )
+            cpu = time.process_time() - began
+            calls = {k: v for k, v in result.calls.items() if not k.startswith("sts:")}
+            acted = Counter(o.action.action for o in result.outcomes if o.ok)
+            floor = _cleanup_floor(label, volumes, snapshots)
+            rows[label] = {
+                "volumes": volumes,
+                "snapshots": snapshots,
+                "acted": dict(acted),
+                "calls_by_action": dict(sorted(calls.items())),
+                "calls": sum(calls.values()),
+                "floor_by_action": floor,
+                "floor": sum(floor.values()),
+                "calls_per_1000_resources": round(sum(calls.values()) * 1000 / resources, 1),
+                "floor_per_1000_resources": round(sum(floor.values()) * 1000 / resources, 1),
+                "real_aws_describe_pages": {
+                    k: -(-(volumes if "Volumes" in k else snapshots) // size)
+                    for k, size in PAGE.items()
+                    if k in calls and "Images" not in k
+                },
+                "own_cpu_seconds": round(cpu, 2),
+            }
+    return rows
+
+
+def _cleanup_floor(label: str, volumes: int, snapshots: int) -> dict[str, int]:
+    """The fewest calls any tool needs for the same job and the same safety: read everything once at the largest
+    page size, check the sharing of each snapshot it would act on, one tag call for the marks; then per deletion one
+    CreateSnapshot (final snapshot) and one DeleteVolume / DeleteSnapshot."""
+    reads = {
+        "ec2:DescribeVolumes": -(-volumes // 500),
+        "ec2:DescribeSnapshots": -(-snapshots // 1000),
+        "ec2:DescribeImages": 1,
+        "ec2:DescribeSnapshotAttribute": snapshots,
+    }
+    if label.startswith("mark"):
+        return {**reads, "ec2:CreateTags": 1}
+    return {**reads, "ec2:CreateSnapshot": volumes, "ec2:DeleteVolume": volumes, "ec2:DeleteSnapshot": snapshots}
+
+
 def main() -> int:
     sys.stdout, out = sys.stderr, sys.stdout  # handler logs to stderr; the report to stdout
     config = load_config(ROOT / "finops.yaml")
@@ -146,6 +241,7 @@ def main() -> int:
         },
         "alert": alert_cost(config),
         "scheduler": scheduler_cost(load_config(ROOT / "finops.yaml")),
+        "ebs_cleanup_per_target": cleanup_cost(load_config(ROOT / "finops.yaml")),
     }
     json.dump(report, out, indent=2)
     out.write("\n")

@@ -88,6 +88,7 @@ def aggregate(
     for name, value in (
         ("TargetsFailed", len(failed_targets)),
         ("TargetsPaused", len(paused)),
+        ("TargetsHeld", sum(bool(r.holds) for r in results)),
         ("ActionsDone", len(summary.acted)),
         ("ActionsFailed", len(summary.failed) - len(failed_targets)),
     ):
@@ -107,6 +108,10 @@ def aggregate(
         "failed_targets": [
             {"account": r.target.account, "region": r.target.region, "error": r.error} for r in failed_targets
         ],
+        # a safety net held part of the plan there (circuit breaker, no Recycle Bin rule): done, not all of it
+        "held_targets": [
+            {"account": r.target.account, "region": r.target.region, "holds": list(r.holds)} for r in results if r.holds
+        ],
         "digests": deliveries,
         "api_calls": dict(sorted(calls.items())),
         "notes": list(notes),
@@ -123,7 +128,7 @@ def compact(document: dict[str, Any], *, summary_key: str | None = None) -> dict
     """The document without per-target results and with lists cut to ``MAX_LISTED``: what fits in a state's output
     (256 KiB); the whole document is in S3 at ``summary_key``."""
     small = {k: v for k, v in document.items() if k != "results"}
-    for key in ("acted", "skipped", "failed", "failed_targets"):
+    for key in ("acted", "skipped", "failed", "failed_targets", "held_targets"):
         if len(small.get(key, [])) > MAX_LISTED:
             small[f"{key}_not_listed"] = len(small[key]) - MAX_LISTED
             small[key] = small[key][:MAX_LISTED]

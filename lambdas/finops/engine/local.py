@@ -46,6 +46,7 @@ def not_started(decision: StartDecision) -> dict[str, Any]:
         "counts": {"acted": 0, "skipped": 0, "failed": 0},
         "targets": {"total": 0, "done": 0, "failed": 0, "paused": 0},
         "failed_targets": [],
+        "held_targets": [],
         "digests": [],
         "notes": list(decision.notes),
     }

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from finops.aws.errors import error_text
 from finops.aws.batch import bisect, in_batches
+from finops.aws.errors import error_text
 
 
 def refusing(*bad: str):

@@ -195,7 +195,8 @@ def test_a_rule_that_excludes_the_resource_does_not_count(config: FinOpsConfig) 
     result = plan(
         _inventory(volume(team="data", **marked(NOW)), recycle_bin=excluding), TARGET, _ctx(), _config(config)
     )
-    assert result.actions == () and result.holds
+    assert result.actions == ()
+    assert result.holds
 
 
 def test_an_unreadable_recycle_bin_holds_with_the_error(config: FinOpsConfig) -> None:
@@ -231,10 +232,12 @@ def test_the_circuit_breaker(
     result = plan(_inventory(*resources), TARGET, _ctx(), _config(config, **cleanup))
     deletions = [a for a in result.actions if a.action == "delete"]
     if tripped is None:
-        assert len(deletions) == due and result.holds == ()
+        assert len(deletions) == due
+        assert result.holds == ()
     else:
         assert deletions == []
-        assert tripped in result.holds[0] and "the marks stay" in result.holds[0]
+        assert tripped in result.holds[0]
+        assert "the marks stay" in result.holds[0]
         assert {s.reason for s in result.skipped} == {"held: circuit breaker tripped in this account and region"}
 
 

@@ -95,12 +95,15 @@ def test_marks_then_deletes_after_the_grace_period_with_a_final_snapshot(ec2: An
     final_tags = {t["Key"]: t["Value"] for t in final["Tags"]}
     assert final_tags[FINAL_OF_TAG] == old
     assert final_tags[RECORD_TAG] == outcome.after["record_id"] == f"run-3/{ACCOUNT}/{REGION}/{old}"
-    assert final_tags["team"] == "payments" and final_tags["Name"] == "old-data"
+    assert final_tags["team"] == "payments"
+    assert final_tags["Name"] == "old-data"
     assert parse_volume_spec(final_tags[VOLUME_SPEC_TAG])["size"] == "20"
-    assert old in final["Description"] and "20 GiB" in final["Description"]
+    assert old in final["Description"]
+    assert "20 GiB" in final["Description"]
     (record,) = audit.items
     assert record["id"] == outcome.after["record_id"]
-    assert record["before"]["size_gb"] == 20 and record["before"]["tags"]["team"] == "payments"
+    assert record["before"]["size_gb"] == 20
+    assert record["before"]["tags"]["team"] == "payments"
     assert record["after"]["final_snapshot"] == final["SnapshotId"]
 
 
@@ -113,7 +116,8 @@ def test_report_mode_plans_the_same_and_changes_nothing(ec2: Any, config: FinOps
     assert len(ec2.describe_volumes()["Volumes"]) == 3
     enforce, _ = _run(config, later, Mode.ENFORCE)
     assert [a.to_json() for a in enforce.planned] == [a.to_json() for a in report.planned]
-    assert all(o.ok for o in enforce.outcomes) and len(enforce.outcomes) == len(volumes)
+    assert all(o.ok for o in enforce.outcomes)
+    assert len(enforce.outcomes) == len(volumes)
     assert ec2.describe_volumes()["Volumes"] == []
 
 
@@ -136,7 +140,8 @@ def test_the_breaker_holds_every_deletion_and_keeps_the_marks(ec2: Any, config: 
     for i in range(3):
         _volume(ec2, f"v{i}")
     result, _ = _run(config, datetime.now(UTC) + timedelta(days=30))
-    assert result.holds and "Circuit breaker tripped" in result.holds[0]
+    assert result.holds
+    assert "Circuit breaker tripped" in result.holds[0]
     assert {a.action for a in result.planned} == {"mark"}
     assert len(ec2.describe_volumes()["Volumes"]) == 3
     assert all(AFTER_TAG in {t["Key"] for t in v["Tags"]} for v in ec2.describe_volumes()["Volumes"])
@@ -177,9 +182,8 @@ def test_amis_are_read_with_disabled_and_deprecated_ones(
 
     monkeypatch.setattr(AccountScope, "client", recording)
     _run(_config(config), datetime.now(UTC))
-    assert requests and all(
-        r["IncludeDisabled"] and r["IncludeDeprecated"] and r["Owners"] == ["self"] for r in requests
-    )
+    assert requests
+    assert all(r["IncludeDisabled"] and r["IncludeDeprecated"] and r["Owners"] == ["self"] for r in requests)
 
 
 def test_one_failing_deletion_does_not_stop_the_others(
@@ -209,8 +213,10 @@ def test_one_failing_deletion_does_not_stop_the_others(
     monkeypatch.setattr(AccountScope, "client", faulty)
     result, audit = _run(config, datetime.now(UTC) + timedelta(days=30))
     outcomes = {o.action.resource: o for o in result.outcomes}
-    assert not outcomes[refused].ok and outcomes[refused].error.startswith("VolumeInUse")
-    assert not outcomes[untaggable].ok and outcomes[untaggable].error.startswith("could not mark: TagLimitExceeded")
+    assert not outcomes[refused].ok
+    assert outcomes[refused].error.startswith("VolumeInUse")
+    assert not outcomes[untaggable].ok
+    assert outcomes[untaggable].error.startswith("could not mark: TagLimitExceeded")
     assert {v for v, o in outcomes.items() if o.ok} == {volumes[0], volumes[3]}
     left = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
     assert left == {refused, untaggable}

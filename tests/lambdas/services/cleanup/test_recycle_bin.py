@@ -68,4 +68,5 @@ def test_moto_without_a_recycle_bin_means_no_rule() -> None:
 
     with mock_aws():
         bin_ = read_recycle_bin(boto3.client("rbin", region_name="eu-west-1"))
-    assert bin_.error is not None and bin_.rules == ()
+    assert bin_.error is not None
+    assert bin_.rules == ()
