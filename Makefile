@@ -23,17 +23,21 @@ SCHEDULE ?=
 FROM   ?=
 TO     ?=
 AT     ?=
+RECORD ?=
+AUDIT  ?=
+ROLE   ?=
 # One account per deploy: management-account credentials for FinOpsManagement, hub credentials for FinOpsHub.
 # FinOpsMember goes out as a StackSet (docs/architecture.md), not through `make deploy`.
 STACKS ?= FinOpsManagement FinOpsHub
 
-.PHONY: help venv layer synth lint types test demo invoke run schedule bench deploy clean
+.PHONY: help venv layer synth lint types test demo invoke run restore schedule bench deploy clean
 help:
 	@echo "make demo     run the product on a simulated Organization (moto) with a local Slack sink"
 	@echo "make test     ruff, mypy, pytest (incl. cdk-nag and cfn-lint on every synthesized template)"
 	@echo "make synth    write the CloudFormation templates to cdk.out/"
 	@echo "make invoke FN=anomaly_alerts EVENT=tests/events/anomaly_sns.json [ESTATE=..] [CONFIG=..]"
 	@echo "make run    FN=anomaly_alerts EVENT=... [CONFIG=..]   the same against real AWS (report mode by default)"
+	@echo "make restore RECORD=<audit record id> [ENFORCE=yes] [AUDIT=<run document>] [ROLE=..] [CONFIG=..]   a deleted volume back"
 	@echo "make schedule SCHEDULE=office-hours FROM=2026-03-28 TO=2026-03-31 [AT=<ISO,ISO,..>] [CONFIG=..]   preview"
 	@echo "make deploy STACKS=FinOpsHub   cdk deploy with your AWS credentials (see README.md for the order)"
 
@@ -75,6 +79,10 @@ invoke: $(STAMP)
 run: $(STAMP)
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make run FN=<function> EVENT=<file> [CONFIG=<file>] [ENFORCE=yes] [TARGETS=<file>]" >&2; exit 2; }
 	@$(BIN)/python -m tools.cli run --function $(FN) --event $(EVENT) --config $(CONFIG) $(if $(filter yes YES Yes true 1,$(ENFORCE)),--enforce) $(if $(TARGETS),--targets $(TARGETS))
+
+restore: $(STAMP)
+	@test -n "$(RECORD)" || { echo "usage: make restore RECORD=<run id>/<account>/<region>/<volume id> [ENFORCE=yes] [AUDIT=<run document>] [ROLE=<role>] [CONFIG=<file>]" >&2; exit 2; }
+	@$(BIN)/python -m tools.cli restore --record '$(RECORD)' --config $(CONFIG) $(if $(filter yes YES Yes true 1,$(ENFORCE)),--enforce) $(if $(AUDIT),--audit-file $(AUDIT)) $(if $(ROLE),--role $(ROLE))
 
 schedule: $(STAMP)
 	@test -n "$(SCHEDULE)" -a -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make schedule SCHEDULE=<name> FROM=<ISO> TO=<ISO> [AT=<ISO,ISO,...>] [CONFIG=<file>]" >&2; exit 2; }

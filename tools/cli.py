@@ -8,9 +8,12 @@
               acts only with --enforce and its mode: enforce in the config.
     schedule  previews one schedule of the config: its transitions between two instants and its state at others;
               prints {"schedule", "timezone", "transitions", "states"}. Reads no AWS at all.
+    restore   recreates a volume the storage clean-up deleted, from its final snapshot, through the member role
+              (tools/restore.py); a preview unless --enforce; prints {"record", "mode", "status", "snapshot",
+              "volume", "restored_volume_id", "source", "before", "audit", "notes", ...}.
 
 Logs go to stderr, so stdout stays one JSON document. Exit codes: 0 ok, 1 the run failed (reason on stderr),
-2 bad input (config, event, estate file, schedule name or instant).
+2 bad input (config, event, estate file, schedule name or instant, record id or audit file).
 """
 
 from __future__ import annotations
@@ -130,6 +133,26 @@ def preview_schedule(args: argparse.Namespace, config: FinOpsConfig) -> tuple[di
     return document, True
 
 
+def run_restore(args: argparse.Namespace, config: FinOpsConfig) -> tuple[dict[str, Any], bool]:
+    from finops.aws.clients import AwsClients
+    from tools.restore import RestoreInputError, parse_target, read_audit_file, restore
+
+    try:
+        parse_target(args.record)  # a bad id is bad input before any file is read or AWS called
+        record = read_audit_file(args.audit_file, args.record.strip()) if args.audit_file else None
+        restored = restore(
+            args.record,
+            scopes=AwsClients(region=os.environ.get("AWS_REGION")),  # boto3 itself reads only AWS_DEFAULT_REGION
+            config=config,
+            enforce=args.enforce,
+            audit_record=record,
+            role_name=args.role,
+        )
+    except RestoreInputError as exc:
+        raise BadInput(str(exc)) from None
+    return restored.to_json(), restored.ok
+
+
 def run_handler(args: argparse.Namespace, config: FinOpsConfig) -> tuple[dict[str, Any], bool]:
     event = read_event(args.event)
     targets = read_targets(args.targets) if args.targets else None
@@ -148,7 +171,7 @@ def run_handler(args: argparse.Namespace, config: FinOpsConfig) -> tuple[dict[st
 
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="python -m tools.cli", description=__doc__.splitlines()[0])
-    commands = cli.add_subparsers(dest="command", required=True, metavar="{invoke,run,schedule}")
+    commands = cli.add_subparsers(dest="command", required=True, metavar="{invoke,run,schedule,restore}")
 
     one_handler = argparse.ArgumentParser(add_help=False)  # what `invoke` and `run` share
     one_handler.add_argument("--function", required=True)
@@ -181,6 +204,21 @@ def parser() -> argparse.ArgumentParser:
     )
     schedule.add_argument("--at-file", default=None, help="a JSON list of instants, or one instant per line")
     schedule.set_defaults(execute=preview_schedule)
+
+    restore = commands.add_parser("restore", help="recreate a volume the clean-up deleted, from its final snapshot")
+    restore.add_argument("--record", required=True, help="the audit record id: <run id>/<account>/<region>/<volume>")
+    restore.add_argument("--config", default="finops.yaml")
+    restore.add_argument("--enforce", action="store_true", help="create the volume; without it, print the plan only")
+    restore.add_argument(
+        "--audit-file",
+        default=None,
+        help="a `make run`/`make invoke` JSON document (or a list of audit records) holding the record: the volume's "
+        "before-state is then the source of truth; without it, the snapshot's tags are",
+    )
+    restore.add_argument(
+        "--role", default=None, help="the role to assume in the account; default: organization.member_role_name"
+    )
+    restore.set_defaults(execute=run_restore)
     return cli
 
 
@@ -188,7 +226,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
     out = stdout or sys.stdout
     sys.stdout = sys.stderr  # Powertools logs and metrics print; only our JSON document goes to `out`
     args = parser().parse_args(argv)
-    what = f"{args.command} {getattr(args, 'function', None) or getattr(args, 'schedule', '')}"
+    subject = getattr(args, "function", None) or getattr(args, "schedule", None) or getattr(args, "record", "")
+    what = f"{args.command} {subject}"
     try:
         config = load_config(args.config)
         document, ok = args.execute(args, config)
