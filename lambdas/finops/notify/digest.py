@@ -1,12 +1,16 @@
 """The digest of one run of an acting capability: one Slack message per team channel, built by pure functions.
 
 The readers are on-call engineers and team leads. In ten seconds they should see what failed and what to do, what
-was stopped or started in their accounts and what that saves until the next start, what was left alone for a reason
-worth knowing, and, in the default channel, which accounts the run could not reach.
+was done in their accounts and what that saves, what was left alone for a reason worth knowing, and, in the
+default channel, which accounts the run could not reach and where a safety net held the run back.
 
 In enforce mode the outcomes are the truth: an action is listed as done only when its verified outcome is ok; a
 planned action without an outcome is a failure ("no result recorded"), never a success. In report mode the planned
 actions are listed as what the run *would* do, and the message says that nothing was changed.
+
+This module is the part every capability shares: collecting per channel, failures, unreachable and paused targets,
+holds, skips, the layout and Slack's limits. The words (kinds, verbs, the saving) come from the capability's
+:class:`~finops.notify.presenter.Presenter`, chosen by ``ctx.capability`` from :data:`PRESENTERS`.
 
 Every list is cut to a few lines that fit one section (3000 characters) with "... and N more (see the run summary)",
 and the sections are a fixed set, so a digest stays far below Slack's 50 blocks however large the run.
@@ -17,85 +21,53 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from finops.engine.model import Action, RunContext, Skip, Target, TargetResult
 from finops.models.base import Mode
 from finops.models.config import FinOpsConfig
-from finops.notify.blocks import SlackMessage, clip, escape, usd
-from finops.rules.pricing import Saving, Service, estimate_saving, hourly_price, price_table
+from finops.notify.blocks import SlackMessage, clip, escape
+from finops.notify.cleanup_digest import CLEANUP
+from finops.notify.presenter import (
+    MAX_ACTED,
+    MAX_BLOCKS,
+    NO_OUTCOME,
+    SECTION_TEXT_LIMIT,
+    DigestRun,
+    Item,
+    Presenter,
+    account,
+    context,
+    e,
+    list_section,
+    named,
+    plural,
+    section,
+    when,
+)
+from finops.notify.scheduler_digest import SCHEDULER
 
-__all__ = ["MAX_BLOCKS", "RERUN_COMMAND", "SECTION_TEXT_LIMIT", "digests"]
+__all__ = ["MAX_BLOCKS", "PRESENTERS", "RERUN_COMMAND", "SECTION_TEXT_LIMIT", "digests", "presenter_for"]
 
-MAX_BLOCKS = 50  # Slack's limit for a message
-SECTION_TEXT_LIMIT = 3000  # Slack's limit for a section's text
 HEADER_TEXT_LIMIT = 150  # Slack's limit for a header's plain text
-MAX_ACTED = 20  # resources listed per action before "... and N more"
 MAX_FAILED = 15
 MAX_TARGETS = 15
 MAX_SKIP_REASONS = 8
 MAX_SKIP_NAMES = 5
+MAX_HOLD_TOPICS = 3  # sections of holds; any further topics share one
 # How a platform engineer re-runs only the targets that failed; the digest lists them one "account region" a line.
 RERUN_COMMAND = "make run FN={capability} EVENT=<the run's event> TARGETS=<file>"
+# Each acting capability's words; a capability not listed gets the plain base presenter (its actions still listed).
+PRESENTERS: Mapping[str, Presenter] = {"scheduler": SCHEDULER, "ebs_cleanup": CLEANUP}
 
-_RESERVED = 200  # room kept in every section for its "... and N more" line
-_NO_OUTCOME = "no result recorded: the run did not report what happened to this action"
-_KINDS: Mapping[str, str] = {
-    "ec2:instance": "EC2 instance",
-    "autoscaling:group": "Auto Scaling group",
-    "rds:db": "RDS DB instance",
-    "rds:cluster": "Aurora cluster",
-}
-_SERVICE_OF_KIND: Mapping[str, str] = {
-    "ec2:instance": "ec2",
-    "autoscaling:group": "autoscaling",
-    "rds:db": "rds",
-    "rds:cluster": "aurora",
-}
-_PRICED_AS: Mapping[str, Service] = {"ec2": "ec2", "autoscaling": "ec2", "rds": "rds", "aurora": "aurora"}
-_PAST: Mapping[str, str] = {"stop": "stopped", "hibernate": "hibernated", "start": "started"}
-_ORDER: Mapping[str, int] = {"stop": 0, "hibernate": 1, "start": 2}
-_EMOJI: Mapping[str, str] = {"stop": ":black_square_for_stop:", "hibernate": ":zzz:", "start": ":arrow_forward:"}
-_SAVES = frozenset({"stop", "hibernate"})  # the actions whose off period saves compute
 _UNREACHABLE_MARKERS = ("AssumeRole", "AccessDenied", "not authorized", "InvalidClientTokenId", "UnrecognizedClient")
-_FAILURE_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
-    (
-        ("InsufficientInstanceCapacity", "InsufficientDBInstanceCapacity", "InsufficientCapacity"),
-        "AWS has no capacity for this type in this Availability Zone right now: try again later, or move it to "
-        "another instance type or AZ.",
-    ),
-    (
-        ("KMS", "kms:"),
-        "a KMS key blocks it: grant the key to the instance's role and to EBS (or to RDS for a DB) in the key "
-        "policy or with a grant, then start it again.",
-    ),
-    (
-        ("InvalidDBInstanceState", "InvalidDBClusterState"),
-        "the DB was busy (backing up, modifying, already changing state): check it in the RDS console.",
-    ),
-    (
-        ("IncorrectInstanceState", "IncorrectState"),
-        "the instance was changing state: check it in the EC2 console.",
-    ),
-    (
-        ("UnsupportedOperation",),
-        "this resource cannot be stopped that way (Spot, instance store): exclude it from the schedule.",
-    ),
-    (
-        ("UnauthorizedOperation", "AccessDenied", "not authorized"),
-        "the member role may not do this here: update the FinOps member StackSet in this account, or check the "
-        "service control policies.",
-    ),
-)
+_PLAIN = Presenter()
 
 
 @dataclass(frozen=True, slots=True)
-class _Item:
+class _Hold:
     target: Target
-    action: Action
-    error: str | None = None  # only for failures
+    text: str
 
 
 @dataclass(slots=True)
@@ -103,42 +75,44 @@ class _Channel:
     """Everything one channel's digest says, collected from every target's result."""
 
     teams: set[str | None] = field(default_factory=set)
-    acted: dict[tuple[str, bool], list[_Item]] = field(default_factory=lambda: defaultdict(list))  # (action, preview)
-    failed: list[_Item] = field(default_factory=list)
+    acted: dict[tuple[str, bool], list[Item]] = field(default_factory=lambda: defaultdict(list))  # (action, preview)
+    failed: list[Item] = field(default_factory=list)
     mentions: dict[str, None] = field(default_factory=dict)  # the handles of teams with failures, in order
     skipped: list[tuple[Target, Skip]] = field(default_factory=list)
     unreachable: list[TargetResult] = field(default_factory=list)
     paused: list[TargetResult] = field(default_factory=list)
+    holds: list[_Hold] = field(default_factory=list)
 
     def has_news(self) -> bool:
         """Skips go along with news, never alone: an hourly reconcile that changes nothing posts nothing."""
-        return bool(self.acted or self.failed or self.unreachable or self.paused)
+        return bool(self.acted or self.failed or self.unreachable or self.paused or self.holds)
 
 
-@dataclass(frozen=True, slots=True)
-class _Estimate:
-    """One stopped resource's saving; ``saving`` is None when the schedule has no next start."""
-
-    saving: Saving | None
-    size: str | None
-    hourly: Decimal | None
-
-    @property
-    def unknown(self) -> bool:
-        return self.saving is not None and self.saving.amount is None
+def presenter_for(capability: str) -> Presenter:
+    return PRESENTERS.get(capability, _PLAIN)
 
 
 def digests(
-    results: Sequence[TargetResult], ctx: RunContext, config: FinOpsConfig, *, title: str
+    results: Sequence[TargetResult],
+    ctx: RunContext,
+    config: FinOpsConfig,
+    *,
+    title: str,
+    presenter: Presenter | None = None,
 ) -> list[SlackMessage]:
     """One message per channel with something to say, sorted by channel; [] for a run with nothing to say.
 
     A resource goes to its team's channel (``Action.team``/``Skip.team``, else the account's team); a team without a
     route, and a resource without a team, go to the default channel, as do the targets the run could not reach
-    (the platform team deploys the member role) and the targets the kill switch paused.
+    (the platform team deploys the member role) and the targets the kill switch paused. A target's holds (a safety
+    net that held back part of its plan) go to the default channel and to the account team's channel.
+
+    ``presenter`` words the capability's actions; by default the one :data:`PRESENTERS` names for ``ctx.capability``.
     """
+    words = presenter or presenter_for(ctx.capability)
+    run = DigestRun(ctx, config)
     channels = _collect(results, ctx, config)
-    return [_render(channel, news, ctx, config, title) for channel, news in sorted(channels.items())]
+    return [_render(channel, news, run, words, title) for channel, news in sorted(channels.items())]
 
 
 def _collect(results: Sequence[TargetResult], ctx: RunContext, config: FinOpsConfig) -> dict[str, _Channel]:
@@ -158,9 +132,15 @@ def _collect(results: Sequence[TargetResult], ctx: RunContext, config: FinOpsCon
         if result.status == "paused":
             channels.setdefault(default, _Channel()).paused.append(result)
             continue
+        for hold in result.holds:
+            team_channel = channel_of(target.team)
+            team_channel.holds.append(_Hold(target, hold))
+            on_call = channels.setdefault(default, _Channel())
+            if on_call is not team_channel:
+                on_call.holds.append(_Hold(target, hold))
         if ctx.mode is Mode.REPORT or result.mode is Mode.REPORT:
             for action in result.planned:
-                channel_of(action.team or target.team).acted[(action.action, True)].append(_Item(target, action))
+                channel_of(action.team or target.team).acted[(action.action, True)].append(Item(target, action))
         else:
             reported: set[tuple[str, str, str]] = set()
             for outcome in result.outcomes:
@@ -168,12 +148,12 @@ def _collect(results: Sequence[TargetResult], ctx: RunContext, config: FinOpsCon
                 reported.add(_key(action))
                 news = channel_of(action.team or target.team)
                 if outcome.ok:
-                    news.acted[(action.action, False)].append(_Item(target, action))
+                    news.acted[(action.action, False)].append(Item(target, action, after=outcome.after))
                 else:
-                    _fail(news, config, _Item(target, action, outcome.error or "failed without an error message"))
+                    _fail(news, config, Item(target, action, outcome.error or "failed without an error message"))
             for action in result.planned:
                 if _key(action) not in reported:
-                    _fail(channel_of(action.team or target.team), config, _Item(target, action, _NO_OUTCOME))
+                    _fail(channel_of(action.team or target.team), config, Item(target, action, NO_OUTCOME))
         for skip in result.skipped:
             if skip.notable:
                 channel_of(skip.team or target.team).skipped.append((target, skip))
@@ -184,7 +164,7 @@ def _key(action: Action) -> tuple[str, str, str]:
     return (action.resource, action.kind, action.action)
 
 
-def _fail(news: _Channel, config: FinOpsConfig, item: _Item) -> None:
+def _fail(news: _Channel, config: FinOpsConfig, item: Item) -> None:
     news.failed.append(item)
     mention = config.team_route(item.action.team or item.target.team).mention
     if mention:
@@ -194,43 +174,37 @@ def _fail(news: _Channel, config: FinOpsConfig, item: _Item) -> None:
 # --- rendering ---------------------------------------------------------------------------------------------------
 
 
-def _render(channel: str, news: _Channel, ctx: RunContext, config: FinOpsConfig, title: str) -> SlackMessage:
-    preview = ctx.mode is Mode.REPORT
-    more = f"see the run summary, run id `{_e(ctx.run_id, 100)}`"
-    tally = _tally(news)
+def _render(channel: str, news: _Channel, run: DigestRun, words: Presenter, title: str) -> SlackMessage:
+    ctx, config, preview, more = run.ctx, run.config, run.preview, run.more
+    tally = _tally(news, words)
     mentions = " ".join(news.mentions)
-    saving = _saving_blocks(news, preview)
 
-    head = f"{title}{' (preview)' if preview else ''}: {', '.join(tally)} — {_when(ctx.now)}"
+    moment = f" — {when(ctx.now)}"  # a header too long for Slack loses tally, never its time
+    head = clip(f"{title}{' (preview)' if preview else ''}: {', '.join(tally)}", HEADER_TEXT_LIMIT - len(moment))
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": clip(head, HEADER_TEXT_LIMIT)}},
-        _context(f"{_teams_line(news, config)} · {ctx.mode} mode · run `{_e(ctx.run_id, 100)}`"),
+        {"type": "header", "text": {"type": "plain_text", "text": head + moment}},
+        context(f"{_teams_line(news, config)} · {ctx.mode} mode · run `{e(ctx.run_id, 100)}`"),
     ]
     if preview:
-        blocks.append(_section(_preview_line(news, ctx)))
-    if news.failed or news.unreachable:
+        blocks.append(section(_preview_line(news, ctx, words)))
+    if news.failed or news.unreachable or news.holds:
         blocks.append({"type": "divider"})
     if news.failed:
-        lines = [_failure_line(item, news) for item in _sorted(news.failed)]
+        lines = [_failure_line(item, news, words) for item in _sorted(news.failed)]
         heading = f"{mentions + ' ' if mentions else ''}:x: *Failed ({len(news.failed)})*: not changed"
-        blocks.append(_list_section(heading, lines, limit=MAX_FAILED, more=more))
+        blocks.append(list_section(heading, lines, limit=MAX_FAILED, more=more))
     if news.unreachable:
         blocks += _unreachable_blocks(news.unreachable, ctx, config, more)
+    if news.holds:
+        blocks += _hold_blocks(news.holds, words, more)
     if news.acted:
         blocks.append({"type": "divider"})
-    for (action, would), items in _in_order(news.acted):  # stops and hibernations first, then their saving
-        if action not in _SAVES:
-            blocks += saving
-            saving = []
-        heading = _acted_heading(action, would, len(items))
-        lines = [_acted_line(item, news) for item in _sorted(items)]
-        blocks.append(_list_section(heading, lines, limit=MAX_ACTED, more=more))
-    blocks += saving
+    blocks += _acted_blocks(news, run, words)
     if news.skipped:
         blocks += [{"type": "divider"}, _skipped_section(news, more)]
     if news.paused:
-        blocks.append(_section(_paused_line(news.paused, config)))
-    blocks.append(_context(f"{escape(ctx.capability)} {escape(ctx.kind)} run `{_e(ctx.run_id, 100)}`"))
+        blocks.append(section(_paused_line(news.paused, config)))
+    blocks.append(context(f"{escape(ctx.capability)} {escape(ctx.kind)} run `{e(ctx.run_id, 100)}`"))
 
     lead = f"{mentions} " if mentions else ""
     prefix = "Preview (report mode), nothing was changed: " if preview else ""
@@ -238,24 +212,47 @@ def _render(channel: str, news: _Channel, ctx: RunContext, config: FinOpsConfig,
     return SlackMessage(channel=channel, text=text, blocks=tuple(blocks))
 
 
-def _tally(news: _Channel) -> list[str]:
+def _acted_blocks(news: _Channel, run: DigestRun, words: Presenter) -> list[dict[str, Any]]:
+    """Each action's list (and the presenter's notes under it); the summary after the last of ``summary_after``."""
+    groups = _in_order(news.acted, words)
+    last = max((i for i, ((action, _), _) in enumerate(groups) if action in words.summary_after), default=None)
+    blocks: list[dict[str, Any]] = []
+    for index, ((action, would), items) in enumerate(groups):
+        verb = words.verb(action)
+        ordered = _sorted(items)
+        lines = [_resource_line(item, news, words) + words.suffix(item, would, run) for item in ordered]
+        blocks.append(list_section(words.heading(verb, would, ordered, run), lines, limit=MAX_ACTED, more=run.more))
+        blocks += words.notes(verb, would, ordered, run)
+        if index == last:
+            blocks += words.summary(news.acted, run)
+    if last is None and groups:
+        blocks += words.summary(news.acted, run)
+    return blocks
+
+
+def _tally(news: _Channel, words: Presenter) -> list[str]:
     parts = []
-    for (action, would), items in _in_order(news.acted):
-        parts.append(f"would {action} {len(items)}" if would else f"{len(items)} {_past(action)}")
+    for (action, would), items in _in_order(news.acted, words):
+        verb = words.verb(action)
+        parts.append(f"would {verb.would(len(items))}" if would else verb.done(len(items)))
     if news.failed:
         parts.append(f"{len(news.failed)} failed")
     if news.unreachable:
         accounts = len({r.target.account for r in news.unreachable})
-        parts.append(f"{accounts} account{_s(accounts)} not reached")
+        parts.append(f"{accounts} account{plural(accounts)} not reached")
+    if news.holds:
+        held = len({h.target for h in news.holds})
+        parts.append(f"held back in {held} account/region{plural(held)}")
     if news.paused:
-        parts.append(f"{len(news.paused)} target{_s(len(news.paused))} paused")
+        parts.append(f"{len(news.paused)} target{plural(len(news.paused))} paused")
     if news.skipped:
         parts.append(f"{len(news.skipped)} skipped")
     return parts
 
 
-def _preview_line(news: _Channel, ctx: RunContext) -> str:
-    would = [f"{action} {len(items)}" for (action, is_preview), items in _in_order(news.acted) if is_preview]
+def _preview_line(news: _Channel, ctx: RunContext, words: Presenter) -> str:
+    groups = _in_order(news.acted, words)
+    would = [words.verb(action).would(len(items)) for (action, is_preview), items in groups if is_preview]
     doing = f"would {', '.join(would)}; " if would else ""
     return (
         f":eyes: *Preview (report mode)*: {doing}nothing was changed. "
@@ -266,8 +263,8 @@ def _preview_line(news: _Channel, ctx: RunContext) -> str:
 def _teams_line(news: _Channel, config: FinOpsConfig, *, plain: bool = False) -> str:
     teams = sorted(t for t in news.teams if t)
     unrouted = " (no route in notifications.teams)"
-    named = [t if plain or t.lower() in config.notifications.teams else t + unrouted for t in teams]
-    parts = [("" if plain else "*") + escape(name) + ("" if plain else "*") for name in named]
+    named_teams = [t if plain or t.lower() in config.notifications.teams else t + unrouted for t in teams]
+    parts = [("" if plain else "*") + escape(name) + ("" if plain else "*") for name in named_teams]
     if None in news.teams:
         parts.append("resources without an owning team")
     if not parts:
@@ -275,133 +272,58 @@ def _teams_line(news: _Channel, config: FinOpsConfig, *, plain: bool = False) ->
     return ("team " if len(parts) == 1 and teams else "for ") + ", ".join(parts)
 
 
-def _acted_heading(action: str, would: bool, count: int) -> str:
-    emoji = _EMOJI.get(action, ":gear:")
-    label = f"Would {action}" if would else _past(action).capitalize()
-    return f"{emoji} *{escape(label)} ({count})*"
-
-
-def _acted_line(item: _Item, news: _Channel) -> str:
-    line = _resource_line(item, news)
-    if item.action.action in _SAVES:
-        line += f" — {_estimate_text(_estimate(item))}"
-    return line
-
-
-def _failure_line(item: _Item, news: _Channel) -> str:
+def _failure_line(item: Item, news: _Channel, words: Presenter) -> str:
     error = item.error or ""
-    what = f"{item.action.action.capitalize()} failed: {_e(error, 300)}"
-    return f"{_resource_line(item, news)}\n      {what}\n      → {_hint(error)}"
+    what = f"{escape(words.verb(item.action.action).failed)}: {e(error, 300)}"
+    return f"{_resource_line(item, news, words)}\n      {what}\n      → {words.hint(error)}"
 
 
-def _resource_line(item: _Item, news: _Channel) -> str:
+def _resource_line(item: Item, news: _Channel, words: Presenter) -> str:
     action, target = item.action, item.target
-    parts = [_kind(action)]
-    size = _text(action.details.get("size"))
+    parts = [words.kind(action)]
+    size = words.size(action)
     if size:
-        parts.append(_e(size, 40))
-    parts += [_account(target), escape(target.region)]
+        parts.append(size)
+    parts += [account(target), escape(target.region)]
     if len(news.teams) > 1:
-        parts.append(f"team {_e(action.team or target.team or 'none', 40)}")
-    return f"• {_named(action.name, action.resource)} · " + " · ".join(parts)
+        parts.append(f"team {e(action.team or target.team or 'none', 40)}")
+    return f"• {named(action.name, action.resource)} · " + " · ".join(parts)
 
 
-def _named(name: str | None, resource: str) -> str:
-    ident = f"`{_e(resource, 100)}`"
-    return f"*{_e(name, 60)}* {ident}" if name and name != resource else ident
+# --- holds, skipped, unreachable, paused -------------------------------------------------------------------------
 
 
-def _kind(action: Action) -> str:
-    label = _KINDS.get(action.kind) or _e(action.kind, 40)
-    count = _count(action.details.get("count"))
-    if action.kind in ("autoscaling:group", "rds:cluster") and count is not None:
-        label += f" ({count} instance{_s(count)})"
-    return label
-
-
-def _account(target: Target) -> str:
-    return f"{_e(target.name, 50)} ({escape(target.account)})" if target.name else escape(target.account)
-
-
-def _hint(error: str) -> str:
-    if error == _NO_OUTCOME:
-        return "check the resource in the console: it may or may not have changed."
-    for markers, hint in _FAILURE_HINTS:
-        if any(marker in error for marker in markers):
-            return hint
-    return "check the resource in the console."
-
-
-# --- the saving --------------------------------------------------------------------------------------------------
-
-
-def _estimate(item: _Item) -> _Estimate:
-    details = item.action.details
-    service = _text(details.get("service")) or _SERVICE_OF_KIND.get(item.action.kind, "")
-    priced = _PRICED_AS.get(service)
-    size = _text(details.get("size"))
-    count = _count(details.get("count"))
-    count = 1 if count is None else count
-    hours = _hours(details.get("off_hours"))
-    region = item.target.region
-    if priced is None or size is None:
-        why = "no size reported" if size is None else f"no prices for {service or item.action.kind}"
-        return _Estimate(None if hours is None else Saving(None, hours, None, count, why), size, None)
-    if hours is None:
-        return _Estimate(None, size, hourly_price(priced, size, region))
-    saving = estimate_saving(priced, size, region, hours, count)
-    return _Estimate(saving, size, saving.hourly)
-
-
-def _estimate_text(estimate: _Estimate) -> str:
-    saving = estimate.saving
-    if saving is None:
-        rate = f" (saves {_rate(estimate.hourly)} while stopped)" if estimate.hourly is not None else ""
-        return f"no scheduled start{rate}"
-    if saving.amount is None or saving.hourly is None:
-        return f"unknown price ({escape(saving.reason_if_unknown or 'not in the price table')})"
-    times = f"{saving.count} × " if saving.count != 1 else ""
-    return f"~{usd(saving.amount)} ({_h(saving.hours)} h × {times}{_rate(saving.hourly)})"
-
-
-def _saving_blocks(news: _Channel, preview: bool) -> list[dict[str, Any]]:
-    items = [item for (action, _), group in news.acted.items() if action in _SAVES for item in group]
-    if not items:
-        return []
-    estimates = [_estimate(item) for item in items]
-    known = [e.saving.amount for e in estimates if e.saving is not None and e.saving.amount is not None]
-    unknown = [e for e in estimates if e.unknown]
-    without_start = sum(1 for e in estimates if e.saving is None)
-    lead = "Estimated saving until the next start" + (" (if enforced)" if preview else "")
-    total = usd(sum(known, Decimal(0))) if known else "unknown"
-    line = f":moneybag: *{lead}: {total}*"
-    if unknown:
-        sizes = list(dict.fromkeys(e.size or "size not reported" for e in unknown))
-        shown = ", ".join(_e(size, 40) for size in sizes[:4]) + (" …" if len(sizes) > 4 else "")
-        line += f" ({len(unknown)} resource{_s(len(unknown))} at unknown price: {shown})"
-    note = (
-        f"On-Demand list price of the compute (price table as of {escape(price_table().as_of)}), not your discounted "
-        "rate; EBS volumes and DB storage are still billed while stopped."
-    )
-    if without_start:
-        note += f" Not in the total: {without_start} with no scheduled start."
-    return [_section(line), _context(note)]
-
-
-# --- skipped, unreachable, paused --------------------------------------------------------------------------------
+def _hold_blocks(holds: Sequence[_Hold], words: Presenter, more: str) -> list[dict[str, Any]]:
+    """One section per topic ("Circuit breaker tripped: ..." -> *Circuit breaker tripped*), a target a line."""
+    by_topic: dict[str, list[str]] = defaultdict(list)
+    for hold in sorted(holds, key=lambda h: (h.target, h.text)):
+        topic, _, rest = hold.text.partition(": ")
+        if not rest or len(topic) > 40:
+            topic, rest = "Held back", hold.text
+        by_topic[topic].append(f"• {account(hold.target)} · {escape(hold.target.region)}: {e(rest, 600)}")
+    topics = sorted(by_topic, key=lambda t: (-len(by_topic[t]), t))
+    if len(topics) > MAX_HOLD_TOPICS:
+        shared = [line for topic in topics[MAX_HOLD_TOPICS - 1 :] for line in by_topic.pop(topic)]
+        topics = [*topics[: MAX_HOLD_TOPICS - 1], "Held back"]
+        by_topic["Held back"] = by_topic.get("Held back", []) + shared
+    blocks = []
+    for topic in topics:
+        heading = f"{words.hold_emoji.get(topic, ':warning:')} *{e(topic, 40)}*"
+        blocks.append(list_section(heading, by_topic[topic], limit=MAX_TARGETS, more=more))
+    return blocks
 
 
 def _skipped_section(news: _Channel, more: str) -> dict[str, Any]:
     by_reason: dict[str, list[str]] = defaultdict(list)
     for _, skip in sorted(news.skipped, key=lambda ts: (ts[1].reason, ts[0], ts[1].name or ts[1].resource)):
-        by_reason[skip.reason].append(_e(skip.name or skip.resource, 60))
+        by_reason[skip.reason].append(e(skip.name or skip.resource, 60))
     lines = []
     for reason, names in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         rest = len(names) - MAX_SKIP_NAMES
         listed = ", ".join(names[:MAX_SKIP_NAMES]) + (f" and {rest} more" if rest > 0 else "")
-        lines.append(f"• *{_e(reason, 150)}* ({len(names)}): {listed}")
+        lines.append(f"• *{e(reason, 150)}* ({len(names)}): {listed}")
     heading = f":information_source: *Left alone ({len(news.skipped)})*"
-    return _list_section(heading, lines, limit=MAX_SKIP_REASONS, more=more, unit="reason")
+    return list_section(heading, lines, limit=MAX_SKIP_REASONS, more=more, unit="reason")
 
 
 def _unreachable_blocks(
@@ -409,14 +331,14 @@ def _unreachable_blocks(
 ) -> list[dict[str, Any]]:
     ordered = sorted(results, key=lambda r: r.target)
     lines = [
-        f"• {_account(r.target)} · {escape(r.target.region)}: {_e(r.error or 'failed without an error message', 300)}"
+        f"• {account(r.target)} · {escape(r.target.region)}: {e(r.error or 'failed without an error message', 300)}"
         for r in ordered
     ]
     unknown = sum(1 for r in ordered if _outcome_unknown(r.error))
     heading = (
-        f":warning: *Not reached ({len(results)} account/region{_s(len(results))})*: nothing was done there"
+        f":warning: *Not reached ({len(results)} account/region{plural(len(results))})*: nothing was done there"
         if not unknown
-        else f":warning: *Failed ({len(results)} account/region{_s(len(results))})*: "
+        else f":warning: *Failed ({len(results)} account/region{plural(len(results))})*: "
         f"{unknown} with an unknown outcome (the worker stopped part-way: the audit trail holds what it did)"
     )
     role = escape(config.organization.member_role_name)
@@ -439,8 +361,8 @@ def _unreachable_blocks(
     command = escape(RERUN_COMMAND.format(capability=ctx.capability))
     rerun = f"Re-run only these: save the lines below to a file and run `{command}`\n```{listing}```{cut}"
     return [
-        _list_section(heading, lines, limit=MAX_TARGETS, more=more),
-        _section("*What to do*\n" + "\n".join(fixes) + "\n" + rerun),
+        list_section(heading, lines, limit=MAX_TARGETS, more=more),
+        section("*What to do*\n" + "\n".join(fixes) + "\n" + rerun),
     ]
 
 
@@ -456,86 +378,23 @@ def _role_refused(error: str | None) -> bool:
 def _paused_line(results: Sequence[TargetResult], config: FinOpsConfig) -> str:
     accounts = len({r.target.account for r in results})
     why = next((r.error for r in results if r.error), None)
-    reason = f" ({_e(why, 200)})" if why else ""
+    reason = f" ({e(why, 200)})" if why else ""
     return (
-        f":double_vertical_bar: *Paused* in {len(results)} target{_s(len(results))} ({accounts} "
-        f"account{_s(accounts)}) by the kill switch{reason}: nothing was planned or changed there; clear "
+        f":double_vertical_bar: *Paused* in {len(results)} target{plural(len(results))} ({accounts} "
+        f"account{plural(accounts)}) by the kill switch{reason}: nothing was planned or changed there; clear "
         f"`{escape(config.safety.kill_switch_parameter)}` to resume."
     )
 
 
-# --- Block Kit and text helpers -----------------------------------------------------------------------------------
+# --- ordering ------------------------------------------------------------------------------------------------------
 
 
-def _list_section(heading: str, lines: Sequence[str], *, limit: int, more: str, unit: str = "") -> dict[str, Any]:
-    """A section with the heading and as many lines as fit (at most ``limit``), then "... and N more"."""
-    text, shown = heading, 0
-    for line in lines[:limit]:
-        line = clip(line, SECTION_TEXT_LIMIT - _RESERVED - len(heading) - 1)
-        if len(text) + 1 + len(line) > SECTION_TEXT_LIMIT - _RESERVED:
-            break
-        text, shown = f"{text}\n{line}", shown + 1
-    rest = len(lines) - shown
-    if rest:
-        what = f" {unit}{_s(rest)}" if unit else ""
-        text += f"\n… and {rest} more{what} ({more})"
-    return _section(clip(text, SECTION_TEXT_LIMIT))
+def _in_order(
+    acted: Mapping[tuple[str, bool], list[Item]], words: Presenter
+) -> list[tuple[tuple[str, bool], list[Item]]]:
+    """The presenter's actions in its order, then any other action by name; done before would-do."""
+    return sorted(acted.items(), key=lambda kv: (words.order(kv[0][0]), kv[0][0], kv[0][1]))
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SECTION_TEXT_LIMIT)}]}
-
-
-def _in_order(acted: Mapping[tuple[str, bool], list[_Item]]) -> list[tuple[tuple[str, bool], list[_Item]]]:
-    """Stop, hibernate, start, then any other action by name; done before would-do."""
-    return sorted(acted.items(), key=lambda kv: (_ORDER.get(kv[0][0], len(_ORDER)), kv[0][0], kv[0][1]))
-
-
-def _sorted(items: Iterable[_Item]) -> list[_Item]:
+def _sorted(items: Iterable[Item]) -> list[Item]:
     return sorted(items, key=lambda i: (i.target, i.action.name or i.action.resource, i.action.resource))
-
-
-def _when(now: datetime) -> str:
-    moment = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
-    return f"{moment:%a} {moment.day} {moment:%b %H:%M} UTC"
-
-
-def _past(action: str) -> str:
-    return _PAST.get(action, f"{action} done")
-
-
-def _rate(hourly: Decimal | None) -> str:
-    return f"${format(hourly.normalize(), 'f')}/h" if hourly is not None else "unknown"
-
-
-def _h(hours: float) -> str:
-    return f"{round(hours, 2):g}"
-
-
-def _hours(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if value >= 0 else None
-
-
-def _count(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        return None
-    return value
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _s(count: int) -> str:
-    return "" if count == 1 else "s"
-
-
-def _e(text: str, limit: int) -> str:
-    """Clip, then escape: clipping after escaping could cut an entity in half."""
-    return escape(clip(text, limit))
