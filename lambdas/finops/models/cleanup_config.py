@@ -25,7 +25,7 @@ class SnapshotCleanup(StrictModel):
     """Snapshots the account owns, started more than ``retention_days`` ago, that nothing else needs."""
 
     enabled: bool = True
-    retention_days: int = Field(default=90, ge=1, le=36500)
+    retention_days: int = Field(default=90, ge=0, le=36500)
     include_shared: bool = Field(default=False, description="also delete snapshots shared with other accounts")
 
 
