@@ -10,6 +10,7 @@ from aws_cdk import App, BootstraplessSynthesizer, Environment, Tags
 from finops.models.config import FinOpsConfig
 from stacks.hub_stack import FinOpsHubStack
 from stacks.management_stack import FinOpsManagementStack
+from stacks.member_regional_stack import FinOpsMemberRegionalStack
 from stacks.member_stack import FinOpsMemberStack
 from stacks.naming import ALERTS_REGION
 from stacks.tagging import own_resource_tags
@@ -19,11 +20,12 @@ from stacks.tagging import own_resource_tags
 class FinOpsStacks:
     management: FinOpsManagementStack
     member: FinOpsMemberStack
+    member_regional: FinOpsMemberRegionalStack
     hub: FinOpsHubStack
 
 
 def create_stacks(app: App, config: FinOpsConfig, *, layer_dir: Path) -> FinOpsStacks:
-    """The three stacks for ``config``, every resource tagged so it passes the taxonomy the config ships.
+    """The four stacks for ``config``, every resource tagged so it passes the taxonomy the config ships.
 
     Raises ``stacks.tagging.OwnTagsError`` or ``stacks.constructs.layers.LayerNotBuiltError`` before creating anything
     that could deploy half-configured.
@@ -46,6 +48,14 @@ def create_stacks(app: App, config: FinOpsConfig, *, layer_dir: Path) -> FinOpsS
             config=config,
             synthesizer=BootstraplessSynthesizer(),
             description="FinOps: the role the hub assumes in this account (deployed by a StackSet)",
+        ),
+        # The same, in every configured region of every member account (a second StackSet).
+        member_regional=FinOpsMemberRegionalStack(
+            app,
+            "FinOpsMemberRegional",
+            config=config,
+            synthesizer=BootstraplessSynthesizer(),
+            description="FinOps: Recycle Bin rules for deleted EBS snapshots and volumes in this region (StackSet)",
         ),
         hub=FinOpsHubStack(
             app,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,11 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from finops.handlers import CAPABILITY_WORKERS
-from finops.models.config import FinOpsConfig
+from finops.models.config import CapabilitiesConfig, EngineConfig, FinOpsConfig
 from finops.settings import Settings
 from stacks.constructs.lambda_function import FinOpsFunction
 from stacks.constructs.layers import CONFIG_PATH, ConfigLayer, DependencyLayer
-from stacks.constructs.run_engine import RunEngine
+from stacks.constructs.run_engine import RunEngine, RunSchedule
 from stacks.constructs.service_topic import Publisher, ServicePublishedTopic
 from stacks.constructs.slack_retry_queue import SlackRetryQueue
 from stacks.constructs.state_tables import StateTables
@@ -31,9 +32,46 @@ SLACK_REDRIVE_TIMEOUT = Duration.seconds(120)
 # The run engine's first and last states: enumerate the Organization and write the targets; read every result and
 # post the digests.
 ENGINE_STAGE_TIMEOUT = Duration.minutes(5)
-# A worker handles a batch of targets (engine.targets_per_invocation), each a fresh read, a plan, an apply and a check.
-WORKER_TIMEOUT = Duration.minutes(10)
 WORKER_MEMORY_MB = 1024
+
+# When each acting capability runs: the scheduler every tick, so a start or stop is at most one tick late; the storage
+# clean-up once a day at its run_at (its grace periods are days).
+RUN_SCHEDULES: Mapping[str, Callable[[CapabilitiesConfig], RunSchedule]] = {
+    "scheduler": lambda capabilities: RunSchedule.every(capabilities.scheduler.tick_minutes),
+    "ebs_cleanup": lambda capabilities: RunSchedule.daily_at(capabilities.ebs_cleanup.run_at),
+}
+# A worker handles a batch of targets (engine.targets_per_invocation), each a fresh read, a plan, an apply and a check,
+# and waits up to WORKER_WAIT_PER_TARGET on each: the scheduler for its starts to be running, the clean-up for its
+# final snapshots to complete (max_wait_seconds of each capability's apply). The clean-up also reads every volume,
+# snapshot and AMI of a target, a sharing attribute per snapshot it may act on, and deletes one resource at a time:
+# it gets the most Lambda allows.
+WORKER_TIMEOUTS: Mapping[str, Duration] = {"scheduler": Duration.minutes(10), "ebs_cleanup": Duration.minutes(15)}
+WORKER_WAIT_PER_TARGET = Duration.seconds(60)
+# What a batch must have left for its reads, plans and applies once it has waited on every target.
+WORKER_MIN_WORK = Duration.minutes(2)
+
+
+def run_schedule(capability: str, capabilities: CapabilitiesConfig) -> RunSchedule:
+    """The schedule of ``capability``'s runs (:data:`RUN_SCHEDULES`); a capability without one stops the synth."""
+    if capability not in RUN_SCHEDULES:
+        raise KeyError(f"no run schedule for the acting capability {capability!r}: add it to RUN_SCHEDULES")
+    return RUN_SCHEDULES[capability](capabilities)
+
+
+def worker_timeout(capability: str, engine: EngineConfig) -> Duration:
+    """The worker's timeout (:data:`WORKER_TIMEOUTS`), refused when a full batch's waits would leave it less than
+    :data:`WORKER_MIN_WORK` for everything else."""
+    if capability not in WORKER_TIMEOUTS:
+        raise KeyError(f"no worker timeout for the acting capability {capability!r}: add it to WORKER_TIMEOUTS")
+    timeout = WORKER_TIMEOUTS[capability]
+    waits = engine.targets_per_invocation * WORKER_WAIT_PER_TARGET.to_seconds()
+    if timeout.to_seconds() - waits < WORKER_MIN_WORK.to_seconds():
+        raise ValueError(
+            f"engine.targets_per_invocation {engine.targets_per_invocation}: the {capability} worker may wait "
+            f"{waits:g} s on a batch, which leaves less than {WORKER_MIN_WORK.to_seconds():g} s of its "
+            f"{timeout.to_seconds():g} s timeout for the work"
+        )
+    return timeout
 
 
 class FinOpsHubStack(Stack):
@@ -42,9 +80,9 @@ class FinOpsHubStack(Stack):
     ``anomaly_alerts`` is subscribed to the management account's anomaly and budget topics (by ARN: no
     cross-account stack references); it posts to Slack and parks undeliverable messages on the Slack retry queue,
     which ``slack_redrive`` drains. The run engine (:class:`RunEngine`) runs ``engine_start`` -> a Distributed Map
-    over each capability's worker -> ``engine_aggregate`` on a schedule; the workers assume the member role in every
-    target account. Every function gets exactly the table, queue, secret and parameter actions its code calls.
-    Alarms go to ``finops-alarms``. Exposes the constructs.
+    over each capability's worker -> ``engine_aggregate`` on that capability's schedule (:data:`RUN_SCHEDULES`); the
+    workers assume the member role in every target account. Every function gets exactly the table, queue, secret and
+    parameter actions its code calls. Alarms go to ``finops-alarms``. Exposes the constructs.
     """
 
     def __init__(
@@ -160,7 +198,7 @@ class FinOpsHubStack(Stack):
                 environment=environment,
                 layers=layers,
                 alarm_topic=self.alarms.topic,
-                timeout=WORKER_TIMEOUT,
+                timeout=worker_timeout(capability, config.engine),
                 memory_size=WORKER_MEMORY_MB,
             )
             self.workers[capability] = worker
@@ -171,10 +209,9 @@ class FinOpsHubStack(Stack):
                 start=self.engine_start,
                 worker=worker,
                 aggregate=self.engine_aggregate,
-                # every acting capability's config section has its tick (capabilities.<name>.tick_minutes)
-                tick_minutes=int(getattr(capabilities, capability).tick_minutes),
+                run_schedule=run_schedule(capability, capabilities),
             )
-            engine_capability.schedule.node.add_dependency(member_access)  # no tick before the worker may act
+            engine_capability.schedule.node.add_dependency(member_access)  # no run before the worker may act
 
         # The kill switch is read, never written: the stack does not create the parameter, so a deploy cannot reset
         # an operator's switch (a missing parameter means no switch is set).

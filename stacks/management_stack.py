@@ -9,7 +9,12 @@ from constructs import Construct
 
 from finops.models.config import FinOpsConfig
 from stacks.constructs.anomaly_detection import AnomalyDetection
-from stacks.constructs.member_role import MemberRole, organization_id_parameter, worker_role_names
+from stacks.constructs.member_role import (
+    CLEANUP_DELETIONS,
+    MemberRole,
+    organization_id_parameter,
+    worker_role_names,
+)
 from stacks.constructs.organizations_delegation import OrganizationsReadDelegation
 from stacks.constructs.service_topic import Publisher, ServicePublishedTopic
 from stacks.naming import BUDGET_TOPIC_NAME, COST_ANOMALY_TOPIC_NAME, NAME_PREFIX
@@ -84,4 +89,6 @@ class FinOpsManagementStack(Stack):
                 hub_account_id=organization.automation_account_id,
                 hub_role_names=worker_role_names(),
                 organization_id=organization_id_parameter(self, config).value_as_string,
+                protect_tag_key=config.safety.protect_tag.key,
+                deletions=CLEANUP_DELETIONS,
             )

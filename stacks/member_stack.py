@@ -8,7 +8,12 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from finops.models.config import FinOpsConfig
-from stacks.constructs.member_role import MemberRole, organization_id_parameter, worker_role_names
+from stacks.constructs.member_role import (
+    CLEANUP_DELETIONS,
+    MemberRole,
+    organization_id_parameter,
+    worker_role_names,
+)
 
 
 class FinOpsMemberStack(Stack):
@@ -27,4 +32,6 @@ class FinOpsMemberStack(Stack):
             hub_account_id=config.organization.automation_account_id,
             hub_role_names=worker_role_names(),
             organization_id=self.organization_id.value_as_string,
+            protect_tag_key=config.safety.protect_tag.key,
+            deletions=CLEANUP_DELETIONS,
         )

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Acknowledgment, CfnParameter, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from finops.handlers import CAPABILITY_WORKERS, HANDLERS
-from finops.models.config import FinOpsConfig
+from finops.models.config import NOT_PROTECTED, FinOpsConfig
+from finops.rules.cleanup_tags import AFTER_TAG, MARK_TAGS
+from finops.services.cleanup import DELETING_PERMISSIONS
 from stacks.naming import resource_name
 
 # The inventory every capability starts from, named one by one. No wildcards: ec2:Describe* would include
@@ -34,6 +37,24 @@ READ_PREFIXES = ("Describe", "List", "Get")
 # Granted only for grants an AWS service creates for its own resources (kms:GrantIsForAWSResource), never directly.
 KMS_CREATE_GRANT = "kms:CreateGrant"
 ORGANIZATION_ID_PATTERN = r"^o-[a-z0-9]{10,32}$"
+EC2_TAG_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
+
+
+@dataclass(frozen=True)
+class MarkedDeletions:
+    """Deletions a capability may make only of resources it marked first, and the marks it may remove again.
+
+    ``actions`` are allowed only on resources carrying ``mark_tag`` (any value: the planner reads the date), and never
+    on resources carrying the protect tag. ``mark_tags`` are the only tags ``ec2:DeleteTags`` may remove.
+    """
+
+    actions: tuple[str, ...]
+    mark_tag: str
+    mark_tags: tuple[str, ...]
+
+
+# The storage clean-up's (finops.services.cleanup.DELETING_PERMISSIONS; its marks in finops.rules.cleanup_tags).
+CLEANUP_DELETIONS = MarkedDeletions(actions=DELETING_PERMISSIONS, mark_tag=AFTER_TAG, mark_tags=MARK_TAGS)
 
 
 def member_permissions() -> tuple[str, ...]:
@@ -56,6 +77,12 @@ def member_permissions() -> tuple[str, ...]:
 
 def is_read(action: str) -> bool:
     return action.split(":", 1)[1].startswith(READ_PREFIXES)
+
+
+def is_deletion(action: str) -> bool:
+    """Deletes a resource (``ec2:DeleteVolume``), as opposed to removing tags from one (``ec2:DeleteTags``)."""
+    verb = action.split(":", 1)[1]
+    return verb.startswith("Delete") and not verb.endswith("Tags")
 
 
 def worker_role_names() -> tuple[str, ...]:
@@ -88,7 +115,11 @@ class MemberRole(Construct):
     ARN as principal would break when the role does not exist yet or is recreated) and ``StringEquals
     aws:PrincipalOrgID``. Permissions: :data:`READ_ONLY_ACTIONS` and the workers' declared reads (``Inventory``); the
     declared changes (``Actions``), with :data:`KMS_CREATE_GRANT` in its own statement under
-    ``kms:GrantIsForAWSResource``. Exposes ``role``, ``read_actions`` and ``write_actions``.
+    ``kms:GrantIsForAWSResource``, the ``deletions`` only of marked resources and ``ec2:DeleteTags`` only of the marks;
+    and two Denies: no deletion of a resource carrying the protect tag ``protect_tag_key`` (with any value but an
+    explicit no), and no writing or removing that tag on an existing resource, so the role cannot lift its own Deny. A
+    declared deletion that ``deletions`` does not name stops the synth. Exposes ``role``, ``read_actions``,
+    ``write_actions`` (the unconditioned ones) and ``deletion_actions``.
     """
 
     def __init__(
@@ -100,6 +131,8 @@ class MemberRole(Construct):
         hub_account_id: str,
         hub_role_names: Sequence[str],
         organization_id: str,
+        protect_tag_key: str,
+        deletions: MarkedDeletions,
     ) -> None:
         super().__init__(scope, construct_id)
         if not hub_role_names:
@@ -107,8 +140,16 @@ class MemberRole(Construct):
         partition = Stack.of(self).partition
         hub_roles = [f"arn:{partition}:iam::{hub_account_id}:role/{name}" for name in hub_role_names]
         declared = member_permissions()
+        unguarded = sorted(a for a in declared if is_deletion(a) and a not in deletions.actions)
+        if unguarded:
+            raise ValueError(
+                f"{unguarded} delete resources: declare them with the capability's deletions (DELETING_PERMISSIONS), "
+                "which the member role allows only on marked, unprotected resources"
+            )
+        self.deletion_actions = tuple(a for a in deletions.actions if a in declared)
+        guarded = {*self.deletion_actions, KMS_CREATE_GRANT, "ec2:DeleteTags"}
         self.read_actions = tuple(sorted({*READ_ONLY_ACTIONS, *(a for a in declared if is_read(a))}))
-        self.write_actions = tuple(a for a in declared if not is_read(a) and a != KMS_CREATE_GRANT)
+        self.write_actions = tuple(a for a in declared if not is_read(a) and a not in guarded)
 
         action_statements = []
         if self.write_actions:
@@ -124,6 +165,24 @@ class MemberRole(Construct):
                     conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
                 )
             )
+        if self.deletion_actions:
+            action_statements.extend(_deletion_statements(self.deletion_actions, deletions, protect_tag_key))
+        if "ec2:DeleteTags" in declared:
+            action_statements.append(
+                iam.PolicyStatement(
+                    sid="RemoveOnlyTheMarks",
+                    actions=["ec2:DeleteTags"],
+                    resources=["*"],
+                    conditions={
+                        "ForAllValues:StringEquals": {"aws:TagKeys": list(deletions.mark_tags)},
+                        # DeleteTags without Tags removes every tag, and sends no aws:TagKeys; ForAllValues over no
+                        # values is true, so without this a call removing the protect tag (and all others) passes.
+                        "Null": {"aws:TagKeys": "false"},
+                    },
+                )
+            )
+        if set(EC2_TAG_ACTIONS) & set(declared):
+            action_statements.append(_never_retag_protect_statement(protect_tag_key))
         policies = {
             "Inventory": iam.PolicyDocument(
                 statements=[iam.PolicyStatement(sid="Inventory", actions=list(self.read_actions), resources=["*"])]
@@ -150,9 +209,58 @@ class MemberRole(Construct):
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason=(
                     "Named actions only, in every region of the account: the EC2 and Auto Scaling describes and "
-                    "tag:GetResources support no resource-level permissions, and the instances, groups and databases "
-                    "a capability reads and acts on are found at run time in accounts the StackSet template cannot "
-                    "know; kms:CreateGrant only for grants an AWS service makes for its own resources."
+                    "tag:GetResources support no resource-level permissions, and the instances, groups, databases, "
+                    "volumes and snapshots a capability reads and acts on are found at run time in accounts the "
+                    "StackSet template cannot know; deletions only of resources carrying the clean-up's mark and "
+                    "never of protected ones; kms:CreateGrant only for grants an AWS service makes for its own "
+                    "resources."
                 ),
             )
         )
+
+
+def _deletion_statements(
+    actions: Sequence[str], deletions: MarkedDeletions, protect_tag_key: str
+) -> list[iam.PolicyStatement]:
+    """Allow ``actions`` on marked resources; Deny them on resources carrying the protect tag."""
+    protect = f"ec2:ResourceTag/{protect_tag_key}"
+    return [
+        iam.PolicyStatement(
+            sid="DeleteOnlyMarkedResources",
+            actions=list(actions),
+            resources=["*"],
+            conditions={"Null": {f"aws:ResourceTag/{deletions.mark_tag}": "false"}},
+        ),
+        iam.PolicyStatement(
+            sid="NeverDeleteProtectedResources",
+            effect=iam.Effect.DENY,
+            actions=list(actions),
+            resources=["*"],
+            conditions={
+                # The protect tag with any value but an explicit no (finops.models.config.NOT_PROTECTED, the empty
+                # value included), ignoring case as the planner does; the planner also trims spaces and IAM does not,
+                # so " no " protects here (the safe side: the deletion fails and the run says so).
+                "StringNotEqualsIgnoreCase": {protect: sorted(NOT_PROTECTED)},
+                # A negated operator also matches when the key is absent: without this, every resource without the
+                # protect tag (every one the clean-up may delete) would be denied.
+                "Null": {protect: "false"},
+            },
+        ),
+    ]
+
+
+def _never_retag_protect_statement(protect_tag_key: str) -> iam.PolicyStatement:
+    """Deny writing or removing the protect tag on an existing resource: the role cannot lift its own Deny.
+
+    Tags given at creation (``ec2:CreateAction`` set: a final snapshot copying its volume's tags) stay allowed.
+    """
+    return iam.PolicyStatement(
+        sid="NeverChangeTheProtectTag",
+        effect=iam.Effect.DENY,
+        actions=list(EC2_TAG_ACTIONS),
+        resources=["*"],
+        conditions={
+            "ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": [protect_tag_key]},
+            "Null": {"ec2:CreateAction": "true"},
+        },
+    )

@@ -1,6 +1,7 @@
 """The run engine every acting capability shares, on AWS: one schedule and one state machine per capability.
 
-Each tick, EventBridge Scheduler starts the Standard state machine ``finops-<capability>`` with
+On the capability's own schedule (:class:`RunSchedule`: every tick on the UTC grid, or daily at a UTC time),
+EventBridge Scheduler starts the Standard state machine ``finops-<capability>`` with
 ``{"capability": "<name>", "time": "<scheduled time>"}``::
 
     Start (engine_start)  ->  AnythingDue?  --fan_out false-->  NothingDue (Succeed)
@@ -20,7 +21,9 @@ plans and applies per target and reports failures as data; ``engine_aggregate`` 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jsii
@@ -110,6 +113,43 @@ def tick_schedule(minutes: int) -> scheduler.ScheduleExpression:
     return scheduler.ScheduleExpression.cron(minute=minute, hour=hour, time_zone=TimeZone.ETC_UTC)
 
 
+def daily_cron(at: str) -> tuple[str, str]:
+    """The cron minute and hour fields of a daily run at ``HH:MM`` UTC: ``"06:30"`` -> ``("30", "6")``."""
+    found = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", at)
+    if found is None:
+        raise ValueError(f"a daily run's time is HH:MM (UTC, 00:00-23:59), not {at!r}")
+    return str(int(found[2])), str(int(found[1]))
+
+
+@dataclass(frozen=True)
+class RunSchedule:
+    """When a capability's runs start: ``expression`` (a cron in UTC) and ``interval``, the time between two runs.
+
+    A start EventBridge Scheduler could not deliver is retried for at most one interval (and at most the 24 hours
+    Scheduler allows): a run delivered after the next one would have started would act on a stale clock.
+    """
+
+    expression: scheduler.ScheduleExpression
+    interval: Duration
+    description: str
+
+    @classmethod
+    def every(cls, minutes: int) -> RunSchedule:
+        """A tick every ``minutes`` on the UTC grid (:func:`tick_cron`)."""
+        return cls(tick_schedule(minutes), Duration.minutes(minutes), f"Every {minutes} minutes on the UTC grid")
+
+    @classmethod
+    def daily_at(cls, at: str) -> RunSchedule:
+        """Once a day at ``at`` (``HH:MM``, UTC)."""
+        minute, hour = daily_cron(at)
+        expression = scheduler.ScheduleExpression.cron(minute=minute, hour=hour, time_zone=TimeZone.ETC_UTC)
+        return cls(expression, Duration.days(1), f"Daily at {at} UTC")
+
+    @property
+    def max_event_age(self) -> Duration:
+        return Duration.minutes(max(1, min(int(self.interval.to_minutes()), 24 * 60)))
+
+
 def _retry_lambda_service_errors(task: tasks.LambdaInvoke) -> tasks.LambdaInvoke:
     task.add_retry(
         errors=list(LAMBDA_SERVICE_ERRORS),
@@ -140,7 +180,7 @@ class EngineCapability(Construct):
         start: FinOpsFunction,
         worker: FinOpsFunction,
         aggregate: FinOpsFunction,
-        tick_minutes: int,
+        run_schedule: RunSchedule,
         schedule_dead_letter_queue: sqs.IQueue,
         alarm_topic: sns.ITopic,
     ) -> None:
@@ -279,8 +319,8 @@ class EngineCapability(Construct):
             self,
             "Schedule",
             schedule_name=schedule_name,
-            description=f"Every {tick_minutes} minutes on the UTC grid: a tick of {name}",
-            schedule=tick_schedule(tick_minutes),
+            description=f"{run_schedule.description}: a run of {name}",
+            schedule=run_schedule.expression,
             time_window=scheduler.TimeWindow.off(),
             target=scheduler_targets.StepFunctionsStartExecution(
                 self.state_machine,
@@ -289,8 +329,8 @@ class EngineCapability(Construct):
                 ),
                 role=self.schedule_role,
                 dead_letter_queue=schedule_dead_letter_queue,
-                # A tick delivered later than the next one would act on a stale clock: give up after one tick.
-                max_event_age=Duration.minutes(max(1, min(tick_minutes, 24 * 60))),
+                # A run delivered later than the next one would act on a stale clock: give up after one interval.
+                max_event_age=run_schedule.max_event_age,
                 retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
             ),
         )
@@ -493,8 +533,9 @@ class RunEngine(Construct):
             "ScheduleDeadLetterAlarm",
             alarm_name="finops-engine-schedule-dlq",
             alarm_description=(
-                "EventBridge Scheduler could not start a run engine state machine after its retries; each tick that "
-                "was dropped waits in finops-engine-schedule-dlq with the error. The next tick starts normally."
+                "EventBridge Scheduler could not start a run engine state machine after its retries; each start that "
+                "was dropped waits in finops-engine-schedule-dlq with the error. The next scheduled run starts "
+                "normally."
             ),
             metric=self.schedule_dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(5), statistic="Maximum"
@@ -513,9 +554,10 @@ class RunEngine(Construct):
         start: FinOpsFunction,
         worker: FinOpsFunction,
         aggregate: FinOpsFunction,
-        tick_minutes: int,
+        run_schedule: RunSchedule,
     ) -> EngineCapability:
-        """The state machine ``finops-<name>`` running ``start`` -> Map over ``worker`` -> ``aggregate``, every tick."""
+        """The state machine ``finops-<name>`` running ``start`` -> Map over ``worker`` -> ``aggregate``, started on
+        ``run_schedule``."""
         capability = EngineCapability(
             self,
             "".join(part.title() for part in name.split("_")),
@@ -525,7 +567,7 @@ class RunEngine(Construct):
             start=start,
             worker=worker,
             aggregate=aggregate,
-            tick_minutes=tick_minutes,
+            run_schedule=run_schedule,
             schedule_dead_letter_queue=self.schedule_dead_letter_queue,
             alarm_topic=self._alarm_topic,
         )

@@ -15,12 +15,13 @@ granting it).
 
 What is evaluated: the role's identity policies (the ``AWS::IAM::Policy`` resources attached to it and its inline
 policies): ``Allow`` and ``Deny``, ``Action`` and ``Resource`` with IAM's ``*`` and ``?``, and the condition keys in
-:data:`EVALUATED_CONDITION_KEYS`. Calls are placed in the deployed hub's account and region (the template's) with the
+:data:`EVALUATED_CONDITION_KEYS` with the operators :func:`condition_holds` knows. Calls are placed in the deployed hub's account and region (the template's) with the
 local hub's names for the tables and the bucket, which the template does not name: each is mapped to its logical id
 through the environment variable both give the function (``AUDIT_TABLE_NAME`` -> ``{"Ref": <the audit table>}``).
 Not evaluated here: resource policies (the engine bucket's TLS-only policy), SCPs, and the calls made through a member
 account's assumed role (``AccountScope.client``), which the member role's policy answers for (``MEMBER_PERMISSIONS``,
-``tests/stacks/test_member_stack.py``).
+``tests/stacks/test_member_stack.py``; the storage clean-up's member calls, against the synthesized member role, in
+``tests/e2e/test_engine_grants_cleanup.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import pytest
 
 from finops import runtime
 from finops.aws.clients import AwsClients
+from finops.handlers import CAPABILITY_WORKERS
 from finops.models.config import FinOpsConfig
 from stacks.naming import resource_name
 from tests.e2e.test_state_machine_in_moto import (
@@ -71,9 +73,19 @@ IAM_ACTION_OF_OPERATION = {
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
 # Secrets Manager appends six random characters to a secret's name in its ARN; grants match them with "-??????".
 SECRET_ARN_SUFFIX = "AbC123"
-# The condition keys a call here carries (ListObjectsV2's Prefix). A statement conditioned on any other key is not
-# evaluated: it allows nothing here (and a Deny with one denies), so adding one makes the test say so.
-EVALUATED_CONDITION_KEYS = ("s3:prefix",)
+# The condition keys the recorded calls carry (as IAM patterns): ListObjectsV2's Prefix; and for the member role
+# (test_engine_grants_cleanup.py) the tag keys a request writes or removes, whether it tags a resource it creates, and
+# the tags of the resource it acts on. A statement conditioned on any other key is not evaluated: it allows nothing
+# here (and a Deny with one denies), so adding one makes the test say so.
+EVALUATED_CONDITION_KEYS = ("s3:prefix", "aws:TagKeys", "ec2:CreateAction", "aws:ResourceTag/*", "ec2:ResourceTag/*")
+# Condition operators as IAM evaluates them, by their base name (a ForAllValues:/ForAnyValue: qualifier aside).
+COMPARISONS: dict[str, Callable[[str, str], bool]] = {
+    "StringEquals": lambda value, wanted: value == wanted,
+    "StringEqualsIgnoreCase": lambda value, wanted: value.lower() == wanted.lower(),
+    "StringLike": lambda value, wanted: matches(wanted, value),
+    "Bool": lambda value, wanted: value.lower() == wanted.lower(),
+}
+ContextValue = str | tuple[str, ...]  # one value, or a multi-valued key's values (aws:TagKeys)
 
 
 def lambda_runtime_grants(function: str) -> set[tuple[str, str]]:
@@ -93,6 +105,19 @@ def lambda_runtime_grants(function: str) -> set[tuple[str, str]]:
     }
 
 
+def other_capabilities_grants(capability: str) -> set[tuple[str, str]]:
+    """engine_aggregate's grants for every other capability's state machine: its results and its summaries."""
+    return {
+        grant
+        for other in CAPABILITY_WORKERS
+        if other != capability
+        for grant in (
+            ("s3:GetObject", f"arn:aws:s3:::*/results/{other}/*"),
+            ("s3:PutObject", f"arn:aws:s3:::*/runs/{other}/*"),
+        )
+    }
+
+
 # Granted to a function and not called by it in these two ticks, and why that is right: (action, the granted
 # resource as an IAM pattern). A grant no run uses and no entry here or in OVER_GRANTS explains fails the test.
 UNUSED_GRANTS: dict[str, set[tuple[str, str]]] = {
@@ -106,6 +131,8 @@ UNUSED_GRANTS: dict[str, set[tuple[str, str]]] = {
     },
     "scheduler_worker": lambda_runtime_grants("scheduler_worker"),
     "engine_aggregate": lambda_runtime_grants("engine_aggregate")
+    # the other state machines' results and summaries: these runs are the scheduler's
+    | other_capabilities_grants("scheduler")
     | {
         # IDEMPOTENCY_ACTIONS: Powertools reads a record only when its conditional put fails without returning the
         # old item, and deletes its claim only when the wrapped delivery raises (so a retry may run).
@@ -143,7 +170,8 @@ class Call:
     function: str  # the handler's name, e.g. engine_start
     action: str  # e.g. dynamodb:PutItem
     resource: str  # the ARN it touches, "*" where the request names none we can place
-    context: tuple[tuple[str, str], ...] = ()  # condition keys the request carries, e.g. (("s3:prefix", "results/"),)
+    # the condition keys the request carries, e.g. (("s3:prefix", "results/"),) or (("aws:TagKeys", ("a", "b")),)
+    context: tuple[tuple[str, ContextValue], ...] = ()
 
     def __str__(self) -> str:
         keys = "".join(f" with {k}={v!r}" for k, v in self.context)
@@ -243,21 +271,8 @@ class Grant:
     policy: str  # the logical id of the policy it comes from
 
     def condition_holds(self, call: Call) -> bool | None:
-        """True or False for the condition keys evaluated here (a key the request lacks fails, as IAM treats a
-        condition without IfExists); None when the condition uses anything else."""
-        context = dict(call.context)
-        for operator, tests in json.loads(self.condition).items():
-            for key, expected in tests.items():
-                if operator not in ("StringEquals", "StringLike") or key not in EVALUATED_CONDITION_KEYS:
-                    return None
-                if key not in context:
-                    return False
-                wanted = [expected] if isinstance(expected, str) else expected
-                if operator == "StringEquals" and context[key] not in wanted:
-                    return False
-                if operator == "StringLike" and not any(matches(w, context[key]) for w in wanted):
-                    return False
-        return True
+        """True or False (:func:`condition_holds`); None when the condition uses anything not evaluated here."""
+        return condition_holds(json.loads(self.condition), dict(call.context))
 
     def covers(self, call: Call) -> bool | None:
         """Whether this grant applies to the call: action and resource match and the condition holds (None: the
@@ -265,6 +280,48 @@ class Grant:
         if not (matches(self.action, call.action, ignore_case=True) and matches(self.resource, call.resource)):
             return False
         return self.condition_holds(call)
+
+
+def condition_holds(condition: Mapping[str, Mapping[str, Any]], context: Mapping[str, ContextValue]) -> bool | None:
+    """IAM's evaluation of a statement's ``Condition`` against the request's ``context``: every operator and every key
+    must hold. None when a key is not one of :data:`EVALUATED_CONDITION_KEYS` or an operator is not known here.
+
+    As IAM has it: condition key names are compared ignoring case; a key the request lacks fails a positive operator
+    (``StringEquals``) and satisfies a negated one (``StringNotEquals``, hence the ``Null`` beside those) and
+    ``ForAllValues`` (true of no values at all); ``Null`` "true" holds when the key is absent.
+    """
+    lowered = {key.lower(): value for key, value in context.items()}
+    for operator, tests in condition.items():
+        qualifier, _, base = operator.rpartition(":")
+        for key, expected in tests.items():
+            if not any(matches(pattern, key, ignore_case=True) for pattern in EVALUATED_CONDITION_KEYS):
+                return None
+            wanted = [expected] if isinstance(expected, str) else [str(w) for w in expected]
+            holds = _operator_holds(qualifier, base, lowered.get(key.lower()), wanted)
+            if holds is not True:
+                return holds
+    return True
+
+
+def _operator_holds(qualifier: str, base: str, value: ContextValue | None, wanted: list[str]) -> bool | None:
+    if base == "Null" and not qualifier:
+        return (value is None) == (wanted == ["true"])
+    negated = base.startswith("StringNot")
+    compare = COMPARISONS.get(base.replace("Not", "", 1) if negated else base)
+    if compare is None:
+        return None
+
+    def hit(one: str) -> bool:
+        return any(compare(one, w) for w in wanted) != negated
+
+    values = () if value is None else (value,) if isinstance(value, str) else value
+    if qualifier == "ForAllValues":
+        return all(hit(one) for one in values)
+    if qualifier == "ForAnyValue":
+        return any(hit(one) for one in values)
+    if qualifier or isinstance(value, tuple):
+        return None  # a multi-valued key takes a set operator
+    return negated if value is None else hit(value)
 
 
 def function_resource(template: Mapping[str, Any], function: str) -> dict[str, Any]:
@@ -506,10 +563,50 @@ def test_the_evaluation_matches_actions_and_resources_as_iam_does(
     ],
 )
 def test_a_condition_on_the_prefix_is_evaluated_and_any_other_allows_nothing(
-    context: tuple[tuple[str, str], ...], allows: bool
+    context: tuple[tuple[str, ContextValue], ...], allows: bool
 ) -> None:
     condition = json.dumps({"StringLike": {"s3:prefix": "results/scheduler/*"}})
     listing = Call("engine_aggregate", "s3:ListBucket", "arn:aws:s3:::b", context)
     assert allowed(listing, [Grant("Allow", "s3:ListBucket", "arn:aws:s3:::b", condition, "Policy")]) is allows
     unknown = json.dumps({"Bool": {"aws:SecureTransport": "true"}})
     assert not allowed(listing, [Grant("Allow", "s3:ListBucket", "arn:aws:s3:::b", unknown, "Policy")])
+
+
+PROTECTED = {"ec2:ResourceTag/finops:protect": ["false", "no"]}
+
+
+@pytest.mark.parametrize(
+    ("condition", "context", "holds"),
+    [
+        # Null: "false" needs the key, "true" its absence
+        ({"Null": {"aws:ResourceTag/mark": "false"}}, {"aws:ResourceTag/mark": "2026-12-01"}, True),
+        ({"Null": {"aws:ResourceTag/mark": "false"}}, {}, False),
+        ({"Null": {"ec2:CreateAction": "true"}}, {}, True),
+        ({"Null": {"ec2:CreateAction": "true"}}, {"ec2:CreateAction": "CreateSnapshot"}, False),
+        # a negated operator holds for a missing key (why the member role's Deny pairs it with Null); case ignored
+        ({"StringNotEqualsIgnoreCase": PROTECTED}, {}, True),
+        ({"StringNotEqualsIgnoreCase": PROTECTED}, {"ec2:ResourceTag/finops:protect": "FALSE"}, False),
+        ({"StringNotEqualsIgnoreCase": PROTECTED}, {"ec2:ResourceTag/finops:protect": "1"}, True),
+        (
+            {"StringNotEqualsIgnoreCase": PROTECTED, "Null": {"ec2:ResourceTag/finops:protect": "false"}},
+            {},
+            False,
+        ),
+        # key names are compared ignoring case
+        ({"StringEquals": {"ec2:createaction": "CreateSnapshot"}}, {"ec2:CreateAction": "CreateSnapshot"}, True),
+        # set operators: ForAllValues is true of no values, ForAnyValue needs one
+        ({"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}}, {"aws:TagKeys": ("a",)}, True),
+        ({"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}}, {"aws:TagKeys": ("a", "c")}, False),
+        ({"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}}, {}, True),
+        ({"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": ["P"]}}, {"aws:TagKeys": ("x", "p")}, True),
+        ({"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": ["P"]}}, {}, False),
+        # not evaluated here: an unknown key, an unknown operator, a multi-valued key without a set operator
+        ({"Bool": {"aws:SecureTransport": "true"}}, {"aws:SecureTransport": "true"}, None),
+        ({"DateGreaterThan": {"aws:ResourceTag/mark": "2026-01-01"}}, {"aws:ResourceTag/mark": "x"}, None),
+        ({"StringEquals": {"aws:TagKeys": "a"}}, {"aws:TagKeys": ("a",)}, None),
+    ],
+)
+def test_conditions_are_evaluated_as_iam_evaluates_them(
+    condition: dict[str, dict[str, Any]], context: dict[str, ContextValue], holds: bool | None
+) -> None:
+    assert condition_holds(condition, context) is holds

@@ -14,6 +14,7 @@ from finops.models.config import FinOpsConfig
 from stacks.app_stacks import FinOpsStacks, create_stacks
 from stacks.hub_stack import FinOpsHubStack
 from stacks.management_stack import FinOpsManagementStack
+from stacks.member_regional_stack import FinOpsMemberRegionalStack
 from stacks.member_stack import FinOpsMemberStack
 from stacks.naming import ALERTS_REGION
 from tests.stacks.template_helpers import config_with
@@ -54,6 +55,11 @@ def member_template(stacks: FinOpsStacks) -> Template:
     return Template.from_stack(stacks.member)
 
 
+@pytest.fixture(scope="session")
+def member_regional_template(stacks: FinOpsStacks) -> Template:
+    return Template.from_stack(stacks.member_regional)
+
+
 @pytest.fixture
 def management_for(config: FinOpsConfig, tmp_path: Path) -> Callable[..., Template]:
     """Synthesize only the management stack (no assets: fast) for a variant of the shipped config."""
@@ -77,6 +83,20 @@ def member_for(config: FinOpsConfig, tmp_path: Path) -> Callable[..., Template]:
         app = App(outdir=str(tmp_path / "cdk.out"))
         stack = FinOpsMemberStack(
             app, "FinOpsMember", config=config_with(config, **sections), synthesizer=BootstraplessSynthesizer()
+        )
+        return Template.from_stack(stack)
+
+    return build
+
+
+@pytest.fixture
+def member_regional_for(config: FinOpsConfig, tmp_path: Path) -> Callable[..., Template]:
+    """Synthesize only the regional member stack (no assets: fast) for a variant of the shipped config."""
+
+    def build(**sections: Any) -> Template:
+        app = App(outdir=str(tmp_path / "cdk.out"))
+        stack = FinOpsMemberRegionalStack(
+            app, "FinOpsMemberRegional", config=config_with(config, **sections), synthesizer=BootstraplessSynthesizer()
         )
         return Template.from_stack(stack)
 

@@ -53,11 +53,12 @@ def synthesized(layer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return outdir
 
 
-def test_app_writes_the_three_templates_where_cdk_outdir_says(synthesized: Path) -> None:
+def test_app_writes_the_four_templates_where_cdk_outdir_says(synthesized: Path) -> None:
     assert sorted(p.name for p in synthesized.glob("*.template.json")) == [
         "FinOpsHub.template.json",
         "FinOpsManagement.template.json",
         "FinOpsMember.template.json",
+        "FinOpsMemberRegional.template.json",
     ]
 
 

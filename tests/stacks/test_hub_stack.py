@@ -32,11 +32,12 @@ FUNCTIONS = {
     "engine_start": "finops-engine-start",
     "engine_aggregate": "finops-engine-aggregate",
     "scheduler_worker": "finops-scheduler-worker",
+    "ebs_cleanup_worker": "finops-ebs-cleanup-worker",
 }
 # What posts to Slack through the outbox (audit trail, once-only records, the Slack secret)...
 POSTING = {"anomaly_alerts", "slack_redrive", "engine_aggregate"}
 # ...and what else writes the audit trail: the workers, for every action they take.
-AUDIT_WRITERS = POSTING | {"scheduler_worker"}
+AUDIT_WRITERS = POSTING | {"scheduler_worker", "ebs_cleanup_worker"}
 
 
 def function(hub_template: Template, name: str) -> tuple[str, dict[str, Any]]:

@@ -1,5 +1,6 @@
 """FinOpsMember: a StackSet-ready role that only the hub's capability workers, from this Organization, can assume; it
-may read the inventory and take exactly the actions the workers declare.
+may read the inventory and take exactly the actions the workers declare, deleting only what the clean-up marked and
+never what carries the protect tag.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
 from finops.handlers import CAPABILITY_WORKERS, HANDLERS
 from finops.models.config import FinOpsConfig
+from finops.rules.cleanup_tags import ACTION_TAG, AFTER_TAG
+from finops.services.cleanup import DELETING_PERMISSIONS
 from stacks.constructs import member_role
-from stacks.constructs.member_role import READ_ONLY_ACTIONS, member_permissions
+from stacks.constructs.member_role import READ_ONLY_ACTIONS, MarkedDeletions, MemberRole, member_permissions
 from tests.stacks.template_helpers import as_list, flatten, only, statements
 
 pytestmark = pytest.mark.slow  # synthesizes the app (once per session)
@@ -41,8 +45,19 @@ def member_statements(template: Template) -> list[dict[str, Any]]:
     return [flatten(s) for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
 
 
+def statement(template: Template, sid: str) -> dict[str, Any]:
+    (found,) = [s for s in member_statements(template) if s.get("Sid") == sid]
+    return found
+
+
 def granted(template: Template) -> list[str]:
-    return [action for statement in member_statements(template) for action in as_list(statement["Action"])]
+    """Every action an Allow statement names (each once: a Deny repeats some)."""
+    return [
+        action
+        for statement in member_statements(template)
+        if statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"])
+    ]
 
 
 def test_the_role_carries_the_configured_name(member_template: Template, config: FinOpsConfig) -> None:
@@ -60,7 +75,12 @@ def test_only_the_hubs_worker_roles_of_this_organization_may_assume_it(member_te
         "Principal": {"AWS": f"arn:${{AWS::Partition}}:iam::{HUB}:root"},
         "Condition": {
             # the exact role of each worker: a role ARN as principal would break while it does not exist yet
-            "ArnEquals": {"aws:PrincipalArn": [f"arn:${{AWS::Partition}}:iam::{HUB}:role/finops-scheduler-worker"]},
+            "ArnEquals": {
+                "aws:PrincipalArn": [
+                    f"arn:${{AWS::Partition}}:iam::{HUB}:role/finops-ebs-cleanup-worker",
+                    f"arn:${{AWS::Partition}}:iam::{HUB}:role/finops-scheduler-worker",
+                ]
+            },
             "StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}},
         },
     }
@@ -103,8 +123,9 @@ def test_it_grants_exactly_the_inventory_and_what_the_workers_declare(member_tem
     assert len(actions) == len(set(actions))
     assert set(actions) == set(READ_ONLY_ACTIONS) | declared_member_permissions()
     assert set(member_permissions()) == declared_member_permissions()
-    # e.g. the scheduler's
+    # e.g. the scheduler's, and the clean-up's
     assert {"ec2:StopInstances", "ec2:StartInstances", "rds:StopDBInstance", "rds:DescribeDBClusters"} <= set(actions)
+    assert {"ec2:DeleteVolume", "ec2:CreateSnapshot", "rbin:ListRules", "ec2:DescribeSnapshotAttribute"} <= set(actions)
     assert not member_template.find_resources("AWS::IAM::Policy")
     assert not member_template.find_resources("AWS::IAM::ManagedPolicy")
 
@@ -124,12 +145,124 @@ def test_kms_create_grant_only_for_grants_an_aws_service_makes_for_its_resources
     assert not [a for a in granted(member_template) if a.startswith("kms:") and a != "kms:CreateGrant"]
 
 
+# The statements with a condition, each tested below; every other one is an unconditioned Allow.
+CONDITIONED = {
+    "KmsGrantsForAwsResources",
+    "DeleteOnlyMarkedResources",
+    "NeverDeleteProtectedResources",
+    "RemoveOnlyTheMarks",
+    "NeverChangeTheProtectTag",
+}
+
+
 def test_every_other_statement_is_unconditioned_allow_of_named_actions(member_template: Template) -> None:
+    sids = {s.get("Sid") for s in member_statements(member_template)}
+    assert sids >= CONDITIONED
+
     for statement in member_statements(member_template):
-        assert statement["Effect"] == "Allow"
         assert statement["Resource"] == "*"
-        if statement.get("Sid") != "KmsGrantsForAwsResources":
+        if statement.get("Sid") not in CONDITIONED:
+            assert statement["Effect"] == "Allow"
             assert "Condition" not in statement
+
+
+def test_the_clean_up_deletes_only_volumes_and_snapshots_carrying_its_mark(member_template: Template) -> None:
+    allowed_deletions = [
+        s
+        for s in member_statements(member_template)
+        if s["Effect"] == "Allow" and set(as_list(s["Action"])) & set(DELETING_PERMISSIONS)
+    ]
+
+    assert DELETING_PERMISSIONS == ("ec2:DeleteSnapshot", "ec2:DeleteVolume")
+    assert allowed_deletions == [
+        {
+            "Sid": "DeleteOnlyMarkedResources",
+            "Effect": "Allow",
+            "Action": ["ec2:DeleteSnapshot", "ec2:DeleteVolume"],
+            "Resource": "*",
+            # the mark with any value: the planner reads the date, IAM only that the clean-up marked it
+            "Condition": {"Null": {f"aws:ResourceTag/{AFTER_TAG}": "false"}},
+        }
+    ]
+    assert AFTER_TAG == "finops:cleanup-after"
+
+
+def test_nothing_carrying_the_protect_tag_is_deleted_whatever_allows_it(
+    member_template: Template, config: FinOpsConfig
+) -> None:
+    assert config.safety.protect_tag.key == "finops:protect"
+
+    assert statement(member_template, "NeverDeleteProtectedResources") == {
+        "Sid": "NeverDeleteProtectedResources",
+        "Effect": "Deny",
+        "Action": ["ec2:DeleteSnapshot", "ec2:DeleteVolume"],
+        "Resource": "*",
+        "Condition": {
+            # any value but an explicit no (the planner's NOT_PROTECTED: an empty value protects nothing there either)
+            "StringNotEqualsIgnoreCase": {"ec2:ResourceTag/finops:protect": ["", "0", "false", "no", "off"]},
+            # and only when the tag is there: a negated operator matches a missing key too
+            "Null": {"ec2:ResourceTag/finops:protect": "false"},
+        },
+    }
+
+
+def test_the_marks_are_the_only_tags_it_may_remove(member_template: Template) -> None:
+    removing = [s for s in member_statements(member_template) if "ec2:DeleteTags" in as_list(s["Action"])]
+
+    assert statement(member_template, "RemoveOnlyTheMarks") == {
+        "Sid": "RemoveOnlyTheMarks",
+        "Effect": "Allow",
+        "Action": "ec2:DeleteTags",
+        "Resource": "*",
+        "Condition": {
+            "ForAllValues:StringEquals": {"aws:TagKeys": [ACTION_TAG, AFTER_TAG]},
+            # a DeleteTags without Tags removes every tag and sends no keys, which ForAllValues would let through
+            "Null": {"aws:TagKeys": "false"},
+        },
+    }
+    assert [s["Sid"] for s in removing if s["Effect"] == "Allow"] == ["RemoveOnlyTheMarks"]
+    # marks and final snapshots' tags are written without a condition
+    assert "ec2:CreateTags" in as_list(statement(member_template, "CapabilityActions")["Action"])
+
+
+def test_it_can_neither_write_nor_remove_the_protect_tag_on_an_existing_resource(member_template: Template) -> None:
+    assert statement(member_template, "NeverChangeTheProtectTag") == {
+        "Sid": "NeverChangeTheProtectTag",
+        "Effect": "Deny",
+        "Action": ["ec2:CreateTags", "ec2:DeleteTags"],
+        "Resource": "*",
+        "Condition": {
+            "ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": ["finops:protect"]},
+            # tags given at creation stay allowed: a final snapshot copies its volume's tags (finops:protect=false too)
+            "Null": {"ec2:CreateAction": "true"},
+        },
+    }
+
+
+def test_the_configured_protect_tag_is_the_one_the_denies_name(member_for: Callable[..., Template]) -> None:
+    template = member_for(safety={"protect_tag": {"key": "do-not-delete", "values": ["true"]}})
+
+    deny = statement(template, "NeverDeleteProtectedResources")["Condition"]
+    assert set(deny["StringNotEqualsIgnoreCase"]) == set(deny["Null"]) == {"ec2:ResourceTag/do-not-delete"}
+    retag = statement(template, "NeverChangeTheProtectTag")["Condition"]
+    assert retag["ForAnyValue:StringEqualsIgnoreCase"] == {"aws:TagKeys": ["do-not-delete"]}
+
+
+def test_a_declared_deletion_without_the_mark_condition_stops_the_synth() -> None:
+    stack = Stack(App(), "Member")
+    nothing_marked = MarkedDeletions(actions=("ec2:DeleteSnapshot",), mark_tag=AFTER_TAG, mark_tags=(AFTER_TAG,))
+
+    with pytest.raises(ValueError, match=r"\['ec2:DeleteVolume'\] delete resources"):
+        MemberRole(
+            stack,
+            "MemberRole",
+            role_name="FinOpsMemberRole",
+            hub_account_id=HUB,
+            hub_role_names=["finops-ebs-cleanup-worker"],
+            organization_id=ORGANIZATION_ID,
+            protect_tag_key="finops:protect",
+            deletions=nothing_marked,
+        )
 
 
 # Reads that return instance user data or the Windows administrator password: where secrets end up.

@@ -41,7 +41,7 @@ def test_no_unacknowledged_aws_solutions_error_or_warning(app_and_stacks: tuple[
 
 def test_no_stack_carries_a_cdk_warning_or_error(stacks: FinOpsStacks) -> None:
     # cdk-nag v3 reports through policy validation above, not annotations; these are aws-cdk-lib's own
-    for stack in (stacks.management, stacks.member, stacks.hub):
+    for stack in (stacks.management, stacks.member, stacks.member_regional, stacks.hub):
         annotations = Annotations.from_stack(stack)
         assert annotations.find_error("*", Match.any_value()) == []
         assert annotations.find_warning("*", Match.any_value()) == []
@@ -98,9 +98,13 @@ def tagged_resources(templates: list[Template]) -> Iterator[tuple[str, str, dict
 
 
 def test_every_tagged_resource_passes_the_shipped_taxonomy(
-    hub_template: Template, management_template: Template, member_template: Template, config: FinOpsConfig
+    hub_template: Template,
+    management_template: Template,
+    member_template: Template,
+    member_regional_template: Template,
+    config: FinOpsConfig,
 ) -> None:
-    tagged = list(tagged_resources([hub_template, management_template, member_template]))
+    tagged = list(tagged_resources([hub_template, management_template, member_template, member_regional_template]))
     types = {resource_type for resource_type, _, _ in tagged}
 
     # the resources a tag policy would look at are all tagged...
@@ -117,6 +121,7 @@ def test_every_tagged_resource_passes_the_shipped_taxonomy(
         "AWS::Organizations::ResourcePolicy",
         "AWS::StepFunctions::StateMachine",
         "AWS::S3::Bucket",
+        "AWS::Rbin::Rule",
     } <= types
     # ...and every tag a required taxonomy key asks for is there, with a value its rule accepts
     for resource_type, logical_id, tags in tagged:

@@ -9,22 +9,28 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aws_cdk import Duration
 from aws_cdk.assertions import Template
 
 from finops.handlers import CAPABILITY_WORKERS
-from finops.models.config import FinOpsConfig
-from stacks.constructs.run_engine import LAMBDA_SERVICE_ERRORS, definition, definition_json, tick_cron
+from finops.models.config import EngineConfig, FinOpsConfig
+from stacks import hub_stack
+from stacks.constructs.run_engine import LAMBDA_SERVICE_ERRORS, daily_cron, definition, definition_json, tick_cron
+from stacks.hub_stack import run_schedule, worker_timeout
+from stacks.naming import resource_name
 from tests.stacks.template_helpers import as_list, flatten, only, resources, statements
 
 pytestmark = pytest.mark.slow  # synthesizes the app (once per session)
 
 HUB = "222222222222"
 MACHINE = "finops-scheduler"
+CLEANUP_MACHINE = "finops-ebs-cleanup"
 ARNS = {
     "engine_start": "arn:aws:lambda:us-east-1:000000000000:function:start",
     "scheduler_worker": "arn:aws:lambda:us-east-1:000000000000:function:worker",
     "engine_aggregate": "arn:aws:lambda:us-east-1:000000000000:function:aggregate",
 }
+CLEANUP_ARNS = {**ARNS, "ebs_cleanup_worker": "arn:aws:lambda:us-east-1:000000000000:function:cleanup-worker"}
 BUCKET = "engine-bucket"
 FUNCTIONS = {
     "anomaly_alerts": "finops-anomaly-alerts",
@@ -32,6 +38,7 @@ FUNCTIONS = {
     "engine_start": "finops-engine-start",
     "engine_aggregate": "finops-engine-aggregate",
     "scheduler_worker": "finops-scheduler-worker",
+    "ebs_cleanup_worker": "finops-ebs-cleanup-worker",
 }
 KILL_SWITCH_ARN = f"arn:${{AWS::Partition}}:ssm:us-east-1:{HUB}:parameter/finops/kill-switch"
 
@@ -67,9 +74,34 @@ def engine_bucket_id(template: Template) -> str:
 
 
 def test_every_acting_capability_has_a_standard_state_machine_named_finops_capability(hub_template: Template) -> None:
+    assert {resource_name(capability) for capability in CAPABILITY_WORKERS} == {MACHINE, CLEANUP_MACHINE}
     for capability in CAPABILITY_WORKERS:
-        _, machine = machine_of(hub_template, f"finops-{capability}")
+        _, machine = machine_of(hub_template, resource_name(capability))
         assert machine["Properties"]["StateMachineType"] == "STANDARD"
+
+
+def test_the_clean_ups_machine_is_the_same_engine_over_its_own_worker_and_results(
+    hub_template: Template, config: FinOpsConfig
+) -> None:
+    states = states_of_cleanup(hub_template)
+    scheduler_states = states_of(hub_template)
+
+    targets = states["Targets"]
+    processor = targets["ItemProcessor"]
+    worker = processor["States"][processor["StartAt"]]
+    assert worker["Parameters"] == {"FunctionName": CLEANUP_ARNS["ebs_cleanup_worker"], "Payload.$": "$"}
+    assert targets["ResultWriter"]["Parameters"] == {"Bucket": BUCKET, "Prefix": "results/ebs_cleanup"}
+    assert targets["Label"] == "ebs-cleanup"
+    assert targets["ItemBatcher"]["MaxItemsPerBatch"] == config.engine.targets_per_invocation
+    # the same start and aggregate, the same path through the states
+    assert states["Start"]["Parameters"] == scheduler_states["Start"]["Parameters"]
+    assert states["Aggregate"]["Parameters"] == scheduler_states["Aggregate"]["Parameters"]
+    assert set(states) == set(scheduler_states)
+
+
+def states_of_cleanup(template: Template) -> dict[str, Any]:
+    states: dict[str, Any] = definition(template.to_json(), CLEANUP_MACHINE, CLEANUP_ARNS, bucket_name=BUCKET)["States"]
+    return states
 
 
 def test_a_run_starts_then_fans_out_only_when_start_says_so(hub_template: Template) -> None:
@@ -289,6 +321,54 @@ def test_the_schedule_starts_the_state_machine_every_tick_on_the_utc_grid(
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
 
 
+@pytest.mark.parametrize(
+    ("at", "fields"),
+    [("06:00", ("0", "6")), ("00:00", ("0", "0")), ("23:59", ("59", "23")), ("07:05", ("5", "7"))],
+)
+def test_a_daily_run_falls_on_its_utc_minute(at: str, fields: tuple[str, str]) -> None:
+    assert daily_cron(at) == fields
+
+
+@pytest.mark.parametrize("at", ["6:00", "24:00", "12:60", "noon", "06:00Z"])
+def test_a_daily_time_that_is_not_hh_mm_is_refused(at: str) -> None:
+    with pytest.raises(ValueError, match="HH:MM"):
+        daily_cron(at)
+
+
+def test_the_clean_up_runs_once_a_day_at_its_run_at_and_gives_up_on_a_start_a_day_late(
+    hub_template: Template, config: FinOpsConfig
+) -> None:
+    machine_id, _ = machine_of(hub_template, CLEANUP_MACHINE)
+    _, schedule = only(hub_template, "AWS::Scheduler::Schedule", {"Name": CLEANUP_MACHINE})
+    properties = schedule["Properties"]
+    target = properties["Target"]
+
+    assert config.capabilities.ebs_cleanup.run_at == "06:00"
+    assert properties["ScheduleExpression"] == "cron(0 6 * * ? *)"
+    assert properties["ScheduleExpressionTimezone"] == "Etc/UTC"
+    assert properties["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert target["Arn"] == {"Ref": machine_id}
+    assert json.loads(target["Input"]) == {"capability": "ebs_cleanup", "time": "<aws.scheduler.scheduled-time>"}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 24 * 60 * 60, "MaximumRetryAttempts": 3}
+
+
+def test_each_capability_keeps_its_own_schedule_when_the_config_moves_one(hub_for: Callable[..., Template]) -> None:
+    # Given the clean-up moved to a quarter to midnight and the scheduler to a half-hour tick
+    template = hub_for(capabilities={"ebs_cleanup": {"run_at": "23:45"}, "scheduler": {"tick_minutes": 30}})
+
+    # Then each schedule follows its own setting
+    expressions = {
+        s["Properties"]["Name"]: s["Properties"]["ScheduleExpression"]
+        for s in resources(template, "AWS::Scheduler::Schedule").values()
+    }
+    assert expressions == {MACHINE: "cron(0/30 * * * ? *)", CLEANUP_MACHINE: "cron(45 23 * * ? *)"}
+
+
+def test_a_capability_without_a_run_schedule_stops_the_synth(config: FinOpsConfig) -> None:
+    with pytest.raises(KeyError, match="no run schedule for the acting capability 'tag_enforcement'"):
+        run_schedule("tag_enforcement", config.capabilities)
+
+
 def test_the_schedules_role_may_only_start_its_state_machine_and_park_a_tick_it_could_not_deliver(
     hub_template: Template,
 ) -> None:
@@ -362,32 +442,26 @@ def test_engine_start_writes_targets_and_engine_aggregate_reads_results_and_writ
 ) -> None:
     bucket_arn = {"Fn::GetAtt": [engine_bucket_id(hub_template), "Arn"]}
 
+    def objects(prefix: str) -> Any:
+        return flatten({"Fn::Join": ["", [bucket_arn, f"/{prefix}*"]]})
+
     start = [s for s in function_statements(hub_template, "engine_start") if "s3:" in json.dumps(s["Action"])]
     aggregate = [s for s in function_statements(hub_template, "engine_aggregate") if "s3:" in json.dumps(s["Action"])]
 
-    assert start == [
-        {
-            "Action": "s3:PutObject",
-            "Effect": "Allow",
-            "Resource": flatten({"Fn::Join": ["", [bucket_arn, "/targets/*"]]}),
-        }
-    ]
-    assert aggregate == [
-        {
+    # one targets file per run, whichever capability's
+    assert start == [{"Action": "s3:PutObject", "Effect": "Allow", "Resource": objects("targets/")}] * len(
+        CAPABILITY_WORKERS
+    )
+    # each capability's results and summaries under its own prefix
+    for capability in CAPABILITY_WORKERS:
+        assert {
             "Action": "s3:GetObject",
             "Effect": "Allow",
-            "Resource": [
-                flatten({"Fn::Join": ["", [bucket_arn, "/results/scheduler/*"]]}),
-                flatten({"Fn::Join": ["", [bucket_arn, "/targets/*"]]}),
-            ],
-        },
-        {
-            "Action": "s3:PutObject",
-            "Effect": "Allow",
-            "Resource": flatten({"Fn::Join": ["", [bucket_arn, "/runs/scheduler/*"]]}),
-        },
-    ]
-    for name in ("anomaly_alerts", "slack_redrive", "scheduler_worker"):
+            "Resource": [objects(f"results/{capability}/"), objects("targets/")],
+        } in aggregate
+        assert {"Action": "s3:PutObject", "Effect": "Allow", "Resource": objects(f"runs/{capability}/")} in aggregate
+    assert len(aggregate) == 2 * len(CAPABILITY_WORKERS)
+    for name in ("anomaly_alerts", "slack_redrive", *CAPABILITY_WORKERS.values()):
         assert not [s for s in function_statements(hub_template, name) if "s3:" in json.dumps(s["Action"])], name
 
 
@@ -465,6 +539,7 @@ def test_the_state_table_is_on_demand_recoverable_and_kept(hub_template: Templat
         ("engine_start", {"dynamodb:GetItem", "dynamodb:PutItem"}),
         ("engine_aggregate", {"dynamodb:GetItem", "dynamodb:PutItem"}),
         ("scheduler_worker", set()),
+        ("ebs_cleanup_worker", set()),
         ("anomaly_alerts", set()),
         ("slack_redrive", set()),
     ],
@@ -513,47 +588,77 @@ def test_only_the_workers_may_assume_the_member_role_and_only_it(hub_template: T
     assert assumers == dict.fromkeys(CAPABILITY_WORKERS.values(), member_role)
 
 
-def test_workers_run_ten_minutes_with_1024_mb_and_the_engine_stages_five(hub_template: Template) -> None:
+def test_workers_have_time_for_their_waits_with_1024_mb_and_the_engine_stages_five_minutes(
+    hub_template: Template, config: FinOpsConfig
+) -> None:
     for name, (timeout, memory) in {
         "scheduler_worker": (600, 1024),
+        # up to 60 s per target for final snapshots, 5 targets a batch (8 at most), then the deletions: Lambda's most
+        "ebs_cleanup_worker": (900, 1024),
         "engine_start": (300, 512),
         "engine_aggregate": (300, 512),
     }.items():
         hub_template.has_resource_properties(
             "AWS::Lambda::Function", {"FunctionName": FUNCTIONS[name], "Timeout": timeout, "MemorySize": memory}
         )
+    assert config.engine.targets_per_invocation == 5
+
+
+@pytest.mark.parametrize("capability", sorted(CAPABILITY_WORKERS))
+def test_a_full_batch_of_the_largest_size_leaves_each_worker_two_minutes_beside_its_waits(capability: str) -> None:
+    largest = EngineConfig.model_fields["targets_per_invocation"].metadata
+    most = next(m.le for m in largest if hasattr(m, "le"))
+    assert most == 8
+
+    timeout = worker_timeout(capability, EngineConfig(targets_per_invocation=most))
+
+    assert timeout.to_seconds() - most * 60 >= 120
+
+
+def test_a_worker_timeout_too_short_for_a_batch_of_waits_stops_the_synth(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a clean-up worker of 9 minutes and batches of 8 targets, each up to a minute of waiting
+    monkeypatch.setattr(hub_stack, "WORKER_TIMEOUTS", {**hub_stack.WORKER_TIMEOUTS, "ebs_cleanup": Duration.minutes(9)})
+
+    # Then the synth stops, saying how much is left
+    with pytest.raises(ValueError, match="wait 480 s on a batch, which leaves less than 120 s of its 540 s timeout"):
+        worker_timeout("ebs_cleanup", EngineConfig(targets_per_invocation=8))
 
 
 def test_every_state_machine_and_schedule_is_for_a_known_capability(hub_template: Template) -> None:
     machines = resources(hub_template, "AWS::StepFunctions::StateMachine")
     schedules = resources(hub_template, "AWS::Scheduler::Schedule")
 
-    expected = {f"finops-{capability}" for capability in CAPABILITY_WORKERS}
+    expected = {resource_name(capability) for capability in CAPABILITY_WORKERS}
     assert {m["Properties"]["StateMachineName"] for m in machines.values()} == expected
     assert {s["Properties"]["Name"] for s in schedules.values()} == expected
     hub_template.resource_count_is("AWS::S3::Bucket", 1)  # one engine bucket, shared
 
 
-def test_no_tick_fires_before_the_runs_permissions_outside_the_roles_exist(hub_template: Template) -> None:
+@pytest.mark.parametrize("capability", sorted(CAPABILITY_WORKERS))
+def test_no_run_starts_before_its_permissions_outside_the_roles_exist(hub_template: Template, capability: str) -> None:
     # Given the policies CDK and the stack attach beside the roles (a function or state machine does not wait for them)
-    def policy_granting(action: str, *, on: str = "") -> str:
-        found = [
+    machine = resource_name(capability)
+    machine_id, _ = machine_of(hub_template, machine)
+    worker_role, _ = only(hub_template, "AWS::IAM::Role", {"RoleName": FUNCTIONS[CAPABILITY_WORKERS[capability]]})
+
+    def policies_granting(action: str, *, on: str = "", role: str = "") -> set[str]:
+        found = {
             logical_id
             for logical_id, policy in resources(hub_template, "AWS::IAM::Policy").items()
             if any(action in as_list(s["Action"]) and on in json.dumps(s["Resource"]) for s in statements(policy))
+            and (not role or {"Ref": role} in policy["Properties"]["Roles"])
             and "DefaultPolicy" not in logical_id
-        ]
-        assert len(found) == 1, (action, found)
-        return found[0]
+        }
+        assert found, (action, on)
+        return found
 
-    _, schedule = only(hub_template, "AWS::Scheduler::Schedule", {"Name": MACHINE})
+    _, schedule = only(hub_template, "AWS::Scheduler::Schedule", {"Name": machine})
+    depends = set(schedule["DependsOn"])
 
-    # Then the schedule waits for them: the Map's child executions, start's targets, aggregate's results, the worker's
+    # Then its schedule waits for them: the Map's child executions, start's targets, aggregate's results, the worker's
     # way into the member accounts
-    assert {
-        policy_granting("states:DescribeExecution"),
-        policy_granting("s3:PutObject", on="/targets/"),
-        policy_granting("s3:PutObject", on="/runs/"),
-        policy_granting("s3:GetObject", on="/results/"),
-        policy_granting("sts:AssumeRole"),
-    } <= set(schedule["DependsOn"])
+    assert policies_granting("states:DescribeExecution", on=machine_id) <= depends
+    assert policies_granting("s3:PutObject", on=f"/runs/{capability}/") <= depends
+    assert policies_granting("s3:GetObject", on=f"/results/{capability}/") <= depends
+    assert policies_granting("sts:AssumeRole", role=worker_role) <= depends
+    assert policies_granting("s3:PutObject", on="/targets/") & depends
