@@ -27,7 +27,8 @@ RECORD ?=
 AUDIT  ?=
 ROLE   ?=
 # One account per deploy: management-account credentials for FinOpsManagement, hub credentials for FinOpsHub.
-# FinOpsMember goes out as a StackSet (docs/architecture.md), not through `make deploy`.
+# FinOpsMember (one region: the role is global) and FinOpsMemberRegional (every region of organization.regions: the
+# Recycle Bin rules) go out as StackSets (docs/architecture.md), not through `make deploy`.
 STACKS ?= FinOpsManagement FinOpsHub
 
 .PHONY: help venv layer synth lint types test demo invoke run restore schedule bench deploy clean
