@@ -235,7 +235,7 @@ def _decide(
         if after <= ctx.now:
             return action(
                 DELETE_ACTION,
-                f"marked on the way out until {after:%Y-%m-%d}; still eligible",
+                f"marked for deletion on {after:%Y-%m-%d} and still eligible",
                 delete_after=instant_value(after),
                 marked=True,
             )

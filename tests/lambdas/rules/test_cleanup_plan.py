@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -308,6 +309,7 @@ def estates(draw: st.DrawFn) -> tuple[StorageInventory, set[str]]:
 
 
 PROPERTY_EXAMPLES = 400
+CHECKED: Counter[str] = Counter()  # estates and protected resources the property saw (for the note)
 
 
 @settings(max_examples=PROPERTY_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -332,6 +334,7 @@ def test_no_protected_resource_is_ever_marked_or_deleted(
     guarded = everything if prod_account else protected
     cfg = _config(config, grace_days=grace, gp2_to_gp3={"enabled": gp3}, max_deletions_per_target=1000)
     result = plan(inventory, target, _ctx(mode=mode), cfg)
+    CHECKED.update(estates=1, protected=len(guarded))
     touched = {a.resource for a in result.actions if a.action in ("mark", "delete", "gp3")}
     assert not touched & guarded
     # and what is marked and protected now gets its mark removed, never left to expire into a deletion
