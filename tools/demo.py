@@ -90,6 +90,7 @@ class Demo:
 
     def run(self) -> None:
         from finops.services.audit import read_trail
+        from tools.demo_cleanup import run_cleanup_steps
         from tools.demo_scheduler import run_scheduler_steps
         from tools.local_hub import LocalHub
         from tools.sim.estate import dump, simulated_aws
@@ -162,6 +163,7 @@ class Demo:
             )
 
             run_scheduler_steps(self, hub, sink, sim)
+            run_cleanup_steps(self, hub, sink, sim)
 
             channels = Counter(p.channel for p in sink.posts)
             self.say(

@@ -97,6 +97,9 @@ def test_image_of_an_instance_is_dumped_by_its_instance_until_the_instance_goes(
         "name": "api-image",
         "instance": None,
         "snapshot": snapshot_id,
+        "disabled": False,
+        "deprecated_at": None,
+        "deregistered": False,
         "tags": {},
         "created_at": "2026-10-01T00:00:00Z",
     }

@@ -121,7 +121,7 @@ def test_member_role_exists_in_every_member_account_the_stackset_reached(default
         ("333333333333", "us-east-1", {"payments-dr-standby"}, 2),
         ("444444444444", "us-east-1", {"payments-api-staging-us"}, 1),
         ("555555555555", "us-east-1", {"experiment-gpu", "dashboards-dev-us"}, 1),
-        ("666666666666", "eu-west-1", {"test"}, 1),
+        ("666666666666", "eu-west-1", {"test"}, 13),
         ("666666666666", "us-east-1", set(), 0),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -38,5 +39,19 @@ def test_demo_runs_every_capability_and_reports_what_happened(config):
     assert "payments-checkout-staging restored to min 1 / desired 2 / max 4" in text
     assert "start           payments-recon-staging       InsufficientInstanceCapacity" in text
     assert "sandbox-legacy (777777777777) eu-west-1 cannot assume FinOpsMemberRole: AccessDenied" in text
-    assert "Slack sink received 17 messages" in text
-    assert "Audit trail (finops-audit, 32 records)" in text
+    # the storage clean-up: marks, an owner keeping one, the sweep with its safety nets, a restore
+    assert "(sweep, report mode): 21 acted" in text
+    assert "left alone ×1   backs AMI" in text
+    assert "(disabled)" in text
+    assert "(deprecated)" in text
+    assert "left alone ×1   managed by AWS Backup" in text
+    assert "left alone ×1   managed by Data Lifecycle Manager" in text
+    assert "left alone ×1   shared with 1 account(s)" in text
+    assert "prod account (account tag environment=prod)" in text
+    assert re.search(r"unmark +staging-perf-scratch +no longer eligible: protected \(finops:protect=true\)", text)
+    assert "Circuit breaker tripped: 12 of 14 volumes (86%)" in text
+    assert "Recycle Bin: 1 volume not deleted in us-east-1" in text
+    assert "restore: `make" in text
+    assert "restored: vol-" in text
+    assert "Slack sink received 26 messages" in text
+    assert "Audit trail (finops-audit, 63 records)" in text

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from tools.sim._moto_internals import Dated
+from tools.sim.model import is_allowed_aws_key
 
 _T = TypeVar("_T")
 
@@ -34,14 +35,21 @@ def tag_spec(resource_type: str, name: str, tags: Mapping[str, str]) -> list[dic
     return [{"ResourceType": resource_type, "Tags": tag_list(name, tags)}]
 
 
-def tags_of(listed: list[dict[str, Any]] | None) -> dict[str, str]:
-    """A describe call's ``[{"Key", "Value"}]`` as a mapping, without AWS's own ``aws:`` tags."""
-    return {t["Key"]: t["Value"] for t in listed or [] if not t["Key"].lower().startswith("aws:")}
+def tags_of(listed: list[dict[str, Any]] | None, keep: tuple[str, ...] = ()) -> dict[str, str]:
+    """A describe call's ``[{"Key", "Value"}]`` as a mapping, without AWS's own ``aws:`` tags but those in ``keep``
+    (keys, or prefixes ending in ``:``; a kind's ``AWS_TAG_KEYS``)."""
+    return {
+        t["Key"]: t["Value"]
+        for t in listed or []
+        if not t["Key"].lower().startswith("aws:") or is_allowed_aws_key(t["Key"], keep)
+    }
 
 
-def name_and_tags(listed: list[dict[str, Any]] | None, fallback: str) -> tuple[str, dict[str, str]]:
+def name_and_tags(
+    listed: list[dict[str, Any]] | None, fallback: str, keep: tuple[str, ...] = ()
+) -> tuple[str, dict[str, str]]:
     """The Name tag (``fallback`` without one) and the other tags."""
-    tags = tags_of(listed)
+    tags = tags_of(listed, keep)
     return tags.pop("Name", fallback), tags
 
 

@@ -1,10 +1,16 @@
 """EC2 in one account and region: instances, volumes, snapshots and images, seeded and read back.
 
 Instances launch from the public base image in ``<region>a``; volumes are created there and attached at ``/dev/sdf``,
-``/dev/sdg``, ...; a snapshot of a volume since deleted is taken of a temporary volume; an image is made with
-CreateImage from an instance or registered from a root snapshot. Reading back leaves out what follows from something
-else in the file: root volumes, the instances an Auto Scaling group launched, and the snapshot CreateImage made for
-an image whose instance is still there.
+``/dev/sdg``, ...; a snapshot of a volume since deleted is taken of a temporary volume, and shared with
+ModifySnapshotAttribute; an image is made with CreateImage from an instance or registered from a root snapshot, then
+disabled (DisableImage), deprecated (``_moto_internals``: moto has no EnableImageDeprecation) or deregistered
+(DeregisterImage, which leaves its snapshot behind) as the file says. Reading back leaves out what follows from
+something else in the file: root volumes, the instances an Auto Scaling group launched, and the snapshot CreateImage
+made for an image whose instance is still there. A deregistered image is gone, so it is not read back.
+
+Images are read with ``IncludeDisabled`` and ``IncludeDeprecated``, which AWS needs to list disabled AMIs (deprecated
+ones it lists to their owner anyway). moto 5.2.5 ignores both and always lists an account's disabled and deprecated
+AMIs, so code that forgets ``IncludeDisabled`` passes here and misses them on AWS.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import boto3
 from tools.sim import _moto_internals
 from tools.sim._common import Seeded, by_name, name_and_tags, pages, tag_list, tag_spec
 from tools.sim.model import Image, Instance, RegionResources, Snapshot, Volume
+
+_PROVISIONED = ("gp3", "io1", "io2")  # the types CreateVolume takes Iops for (and Throughput, for gp3)
 
 BASE_IMAGE_ID = "ami-0abcdef1234567890"  # the public base image instances launch from; not owned by any account
 
@@ -43,11 +51,13 @@ def seed(member: boto3.Session, account_id: str, region: str, resources: RegionR
 
     devices: dict[str, int] = {}
     for volume in resources.volumes:
+        performance = {"Iops": volume.iops, "Throughput": volume.throughput}
         volume_id = ec2.create_volume(
             AvailabilityZone=zone,
             Size=volume.size_gb,
             VolumeType=volume.volume_type,
             TagSpecifications=tag_spec("volume", volume.name, volume.tags),
+            **{k: v for k, v in performance.items() if v is not None},
         )["VolumeId"]
         seeded.add("volume", volume.name, volume_id, volume.created_at)
         if volume.attached_to is not None:
@@ -56,13 +66,31 @@ def seed(member: boto3.Session, account_id: str, region: str, resources: RegionR
             ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device=f"/dev/sd{chr(ord('e') + index)}")
 
     for snapshot in resources.snapshots:
-        seeded.add("snapshot", snapshot.name, _create_snapshot(ec2, zone, snapshot, seeded), snapshot.created_at)
+        snapshot_id = _create_snapshot(ec2, zone, snapshot, seeded)
+        if snapshot.shared_with:
+            users = [s for s in snapshot.shared_with if s != "all"]
+            ec2.modify_snapshot_attribute(
+                SnapshotId=snapshot_id,
+                Attribute="createVolumePermission",
+                OperationType="add",
+                **({"UserIds": users} if users else {}),
+                **({"GroupNames": ["all"]} if "all" in snapshot.shared_with else {}),
+            )
+        seeded.add("snapshot", snapshot.name, snapshot_id, snapshot.created_at)
 
     for image in resources.images:
         image_id = _create_image(ec2, image, seeded)
         if image.snapshot is not None:
             snapshot_id = seeded.ids[("snapshot", image.snapshot)]
             _moto_internals.back_image_with_snapshot(account_id, region, image_id, snapshot_id)
+        if image.deregistered:  # its snapshot stays, no longer in use
+            ec2.deregister_image(ImageId=image_id)
+            seeded.ids[("image", image.name)] = image_id
+            continue
+        if image.disabled:
+            ec2.disable_image(ImageId=image_id)
+        if image.deprecated_at is not None:
+            _moto_internals.deprecate_image(account_id, region, image_id, image.deprecated_at)
         seeded.add("image", image.name, image_id, image.created_at)
 
 
@@ -117,8 +145,11 @@ class Ec2Resources(NamedTuple):
     images: tuple[Image, ...]
 
 
-def dump(session: boto3.Session, region: str, start_errors: Mapping[str, str]) -> Ec2Resources:
-    """The region's EC2 resources as the describe calls show them; ``start_errors`` (by instance id) is estate data."""
+def dump(
+    session: boto3.Session, region: str, start_errors: Mapping[str, str], delete_errors: Mapping[str, str]
+) -> Ec2Resources:
+    """The region's EC2 resources as the describe calls show them; ``start_errors`` (by instance id) and
+    ``delete_errors`` (by volume or snapshot id) are estate data."""
     ec2 = session.client("ec2", region_name=region)
     described = [
         i
@@ -138,11 +169,13 @@ def dump(session: boto3.Session, region: str, start_errors: Mapping[str, str]) -
         if mapping["DeviceName"] == i.get("RootDeviceName") and "Ebs" in mapping
     }
     volumes = [
-        _dump_volume(v, instance_names)
+        _dump_volume(v, instance_names, delete_errors)
         for v in pages(ec2, "describe_volumes", "Volumes")
         if v["VolumeId"] not in root_volumes
     ]
-    described_images = pages(ec2, "describe_images", "Images", Owners=["self"])
+    described_images = pages(
+        ec2, "describe_images", "Images", Owners=["self"], IncludeDisabled=True, IncludeDeprecated=True
+    )
     made_with_instance = {
         mapping["Ebs"]["SnapshotId"]
         for image in described_images
@@ -152,7 +185,7 @@ def dump(session: boto3.Session, region: str, start_errors: Mapping[str, str]) -
     }
     volume_names = {v.id: v.name for v in volumes}
     snapshots = [
-        _dump_snapshot(s, volume_names)
+        _dump_snapshot(s, volume_names, _shared_with(ec2, s["SnapshotId"]), delete_errors)
         for s in pages(ec2, "describe_snapshots", "Snapshots", OwnerIds=["self"])
         if s["SnapshotId"] not in made_with_instance
     ]
@@ -180,22 +213,38 @@ def _dump_instance(described: dict[str, Any], start_errors: Mapping[str, str]) -
     )
 
 
-def _dump_volume(described: dict[str, Any], instance_names: Mapping[str | None, str]) -> Volume:
-    name, tags = name_and_tags(described.get("Tags"), described["VolumeId"])
+def _dump_volume(
+    described: dict[str, Any], instance_names: Mapping[str | None, str], delete_errors: Mapping[str, str]
+) -> Volume:
+    name, tags = name_and_tags(described.get("Tags"), described["VolumeId"], keep=Volume.AWS_TAG_KEYS)
     attached = [a["InstanceId"] for a in described.get("Attachments", []) if a["InstanceId"] in instance_names]
+    provisioned = described["VolumeType"] in _PROVISIONED  # AWS reports a gp2 volume's baseline IOPS too
     return Volume(
         id=described["VolumeId"],
         name=name,
         size_gb=described["Size"],
         volume_type=described["VolumeType"],
+        iops=described.get("Iops") if provisioned else None,
+        throughput=described.get("Throughput") if provisioned else None,
         attached_to=instance_names[attached[0]] if attached else None,
         tags=tags,
         created_at=described["CreateTime"],
+        delete_error=delete_errors.get(described["VolumeId"]),
     )
 
 
-def _dump_snapshot(described: dict[str, Any], volume_names: Mapping[str | None, str]) -> Snapshot:
-    name, tags = name_and_tags(described.get("Tags"), described["SnapshotId"])
+def _shared_with(ec2: Any, snapshot_id: str) -> tuple[str, ...]:
+    permissions = ec2.describe_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission")
+    return tuple(p.get("UserId") or p["Group"] for p in permissions.get("CreateVolumePermissions", []))
+
+
+def _dump_snapshot(
+    described: dict[str, Any],
+    volume_names: Mapping[str | None, str],
+    shared_with: tuple[str, ...],
+    delete_errors: Mapping[str, str],
+) -> Snapshot:
+    name, tags = name_and_tags(described.get("Tags"), described["SnapshotId"], keep=Snapshot.AWS_TAG_KEYS)
     volume = volume_names.get(described.get("VolumeId"))
     return Snapshot(
         id=described["SnapshotId"],
@@ -203,8 +252,10 @@ def _dump_snapshot(described: dict[str, Any], volume_names: Mapping[str | None, 
         volume=volume,
         size_gb=None if volume else described.get("VolumeSize"),
         description=described.get("Description", ""),
+        shared_with=shared_with,
         tags=tags,
         created_at=described["StartTime"],
+        delete_error=delete_errors.get(described["SnapshotId"]),
     )
 
 
@@ -219,6 +270,8 @@ def _dump_image(
         name=name,
         instance=instance,
         snapshot=None if instance else snapshot_names.get(root[0] if root else None),
+        disabled=described.get("State") == "disabled",
+        deprecated_at=described.get("DeprecationTime"),
         tags=tags,
         created_at=described["CreationDate"],
     )

@@ -10,8 +10,9 @@ it, its OUs and its member accounts (with the ids the estate gives), tags the ac
 each member account gets the member role (as the product's StackSet would deploy it), and every resource is created
 through ``sts:AssumeRole`` into that role (``ec2``, ``rds``, ``autoscaling``), so the estate is reachable exactly the
 way the runtime reaches it. :func:`dump` reads it back through the same describe calls. The estate's simulated faults
-(an instance's ``start_error``, an account without the member role) are patched into moto for the length of
-:func:`simulated_aws`. Only ``_moto_internals`` touches moto directly.
+(an instance's ``start_error``, a volume's or snapshot's ``delete_error``, an account without the member role) are
+patched into moto for the length of :func:`simulated_aws`, which also serves the Recycle Bin API moto lacks, with the
+estate's ``recycle_bin_rules`` (``rbin``). Only ``_moto_internals`` touches moto directly.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from unittest import mock
 import boto3
 from moto import mock_aws, settings
 
-from tools.sim import _moto_internals, autoscaling, ec2, organization, rds
+from tools.sim import _moto_internals, autoscaling, ec2, organization, rbin, rds
 from tools.sim._common import Seeded
 from tools.sim._moto_internals import Dated, SimulatedFaults
 from tools.sim.ec2 import BASE_IMAGE_ID
@@ -42,12 +43,14 @@ from tools.sim.model import (
     parse_estate,
 )
 from tools.sim.organization import SimulationError
+from tools.sim.rbin import RecycleBin
 
 __all__ = [
     "BASE_IMAGE_ID",
     "DEFAULT_MEMBER_ROLE",
     "Estate",
     "EstateError",
+    "RecycleBin",
     "SimulatedFaults",
     "SimulatedOrganization",
     "SimulationError",
@@ -65,8 +68,9 @@ DEFAULT_MEMBER_ROLE = "FinOpsMemberRole"
 
 @dataclass(frozen=True)
 class SimulatedOrganization:
-    """What :func:`seed` built: the estate, the Organization's ids, every resource's moto-assigned id, and the
-    simulated faults in force (``faults``; a test may add to them)."""
+    """What :func:`seed` built: the estate, the Organization's ids, every resource's moto-assigned id, the
+    simulated faults in force (``faults``) and the Recycle Bin rules served (``recycle_bin``); a test may add to
+    both."""
 
     estate: Estate
     organization_id: str
@@ -75,6 +79,7 @@ class SimulatedOrganization:
     member_role_name: str
     resource_ids: Mapping[tuple[str, str, Dated, str], str]  # (account, region, kind, name) -> id
     faults: SimulatedFaults = field(default_factory=SimulatedFaults)
+    recycle_bin: RecycleBin = field(default_factory=RecycleBin)
     _sessions: dict[tuple[str, str | None], boto3.Session] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -120,8 +125,8 @@ class SimulatedOrganization:
 def simulated_aws(
     estate: Estate | None = None, *, member_role_name: str = DEFAULT_MEMBER_ROLE
 ) -> Iterator[SimulatedOrganization]:
-    """Start moto with the simulated faults, seed ``estate`` (default: ``default_estate.yaml``) and yield it;
-    everything is undone on exit.
+    """Start moto with the simulated faults and the simulated Recycle Bin, seed ``estate`` (default:
+    ``default_estate.yaml``) and yield it; everything is undone on exit.
 
     Sets ``MOTO_EC2_LOAD_DEFAULT_AMIS=false`` (see :func:`seed`) and, if unset, ``AWS_DEFAULT_REGION`` to the
     estate's first region, for the duration only.
@@ -130,19 +135,30 @@ def simulated_aws(
     environment = {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
     if "AWS_DEFAULT_REGION" not in os.environ:
         environment["AWS_DEFAULT_REGION"] = estate.regions[0]
-    with mock.patch.dict(os.environ, environment), mock_aws(), _moto_internals.simulated_faults() as faults:
-        yield seed(estate, member_role_name=member_role_name, faults=faults)
+    recycle_bin = RecycleBin()
+    with (
+        mock.patch.dict(os.environ, environment),
+        mock_aws(),
+        _moto_internals.simulated_faults() as faults,
+        _moto_internals.serve(rbin.HOST, recycle_bin.answer),
+    ):
+        yield seed(estate, member_role_name=member_role_name, faults=faults, recycle_bin=recycle_bin)
 
 
 def seed(
-    estate: Estate, *, member_role_name: str = DEFAULT_MEMBER_ROLE, faults: SimulatedFaults | None = None
+    estate: Estate,
+    *,
+    member_role_name: str = DEFAULT_MEMBER_ROLE,
+    faults: SimulatedFaults | None = None,
+    recycle_bin: RecycleBin | None = None,
 ) -> SimulatedOrganization:
     """Build ``estate`` in the active ``moto.mock_aws()``; afterwards the default credentials are the management's.
 
     Needs ``MOTO_EC2_LOAD_DEFAULT_AMIS=false`` in the environment (``simulated_aws`` sets it): otherwise moto fills
     every account and region with ~1,300 public AMIs, each with a snapshot that ``DescribeSnapshots
     OwnerIds=self`` returns, and takes about a second per account and region to do it. An estate with simulated
-    faults also needs the patches ``simulated_aws`` installs; ``faults`` is what they read, filled here.
+    faults or Recycle Bin rules also needs the patches ``simulated_aws`` installs; ``faults`` and ``recycle_bin`` are
+    what they read, filled here.
 
     moto decides an account by the access key: the default credentials (``FOOBARKEY``) belong to its default account
     123456789012, and ``MOTO_ACCOUNT_ID`` would override even assumed-role keys, sending every member account's
@@ -158,10 +174,18 @@ def seed(
     if faults is None:
         if _has_faults(estate):
             raise SimulationError(
-                "the estate simulates faults (an instance's start_error, an account with member_role: false), "
-                "which need moto patched: seed it with tools.sim.estate.simulated_aws"
+                "the estate simulates faults (an instance's start_error, a volume's or snapshot's delete_error, an "
+                "account with member_role: false), which need moto patched: seed it with "
+                "tools.sim.estate.simulated_aws"
             )
         faults = SimulatedFaults()
+    if recycle_bin is None:
+        if _has_recycle_bin_rules(estate):
+            raise SimulationError(
+                "the estate has recycle_bin_rules, and moto has no Recycle Bin: seed it with "
+                "tools.sim.estate.simulated_aws, which serves them"
+            )
+        recycle_bin = RecycleBin()
     management = organization.become_management(estate.management)
     org = management.client("organizations", region_name="us-east-1")
     created = org.create_organization(FeatureSet="ALL")["Organization"]
@@ -189,6 +213,7 @@ def seed(
             )
             for region, resources in account.regions.items():
                 ids = _seed_region(member, account.id, region, resources, faults)
+                rbin.seed(recycle_bin, account.id, region, resources.recycle_bin_rules)
                 resource_ids.update({(account.id, region, kind, name): id_ for (kind, name), id_ in ids.items()})
     return SimulatedOrganization(
         estate=estate,
@@ -198,15 +223,25 @@ def seed(
         member_role_name=member_role_name,
         resource_ids=resource_ids,
         faults=faults,
+        recycle_bin=recycle_bin,
     )
 
 
 def _has_faults(estate: Estate) -> bool:
     return any(
         not account.member_role
-        or any(i.start_error for resources in account.regions.values() for i in resources.instances)
+        or any(
+            any(i.start_error for i in resources.instances)
+            or any(v.delete_error for v in resources.volumes)
+            or any(s.delete_error for s in resources.snapshots)
+            for resources in account.regions.values()
+        )
         for account in estate.accounts
     )
+
+
+def _has_recycle_bin_rules(estate: Estate) -> bool:
+    return any(resources.recycle_bin_rules for account in estate.accounts for resources in account.regions.values())
 
 
 def _seed_region(
@@ -220,6 +255,13 @@ def _seed_region(
     for instance in resources.instances:
         if instance.start_error is not None:
             faults.start_errors[(account_id, region, seeded.ids[("instance", instance.name)])] = instance.start_error
+    deletable: list[tuple[Dated, str, str | None]] = [
+        *(("volume", v.name, v.delete_error) for v in resources.volumes),
+        *(("snapshot", s.name, s.delete_error) for s in resources.snapshots),
+    ]
+    for kind, name, code in deletable:
+        if code is not None:
+            faults.delete_errors[(account_id, region, seeded.ids[(kind, name)])] = code
     # Last, so nothing above (an attach, a stop) resets a time: the ages the estate file gives.
     for kind, resource_id, when in seeded.dates:
         _moto_internals.backdate(account_id, region, kind, resource_id, when)
@@ -235,7 +277,8 @@ def dump(sim: SimulatedOrganization) -> dict[str, Any]:
     Left out because they follow from something else in the file: each instance's root volume, the instances an
     Auto Scaling group launched, and the snapshot CreateImage made for an image of an instance still in the file.
     A resource without a Name tag gets its id as its name. Empty regions and resource lists are left out. The
-    simulated faults are estate data, not AWS state, and are written back from ``sim.faults``.
+    simulated faults are estate data, not AWS state, and are written back from ``sim.faults``. A deregistered image
+    is gone and is not written back (its snapshot is). Recycle Bin rules are read through ListRules and GetRule.
     """
     org = sim.session(sim.management_id).client("organizations", region_name="us-east-1")
     paths = organization.ou_paths(org, sim.root_id)
@@ -270,7 +313,9 @@ _EMPTY = RegionResources()
 
 
 def _dump_region(session: boto3.Session, account_id: str, region: str, faults: SimulatedFaults) -> RegionResources:
-    in_ec2 = ec2.dump(session, region, faults.start_errors_in(account_id, region))
+    in_ec2 = ec2.dump(
+        session, region, faults.start_errors_in(account_id, region), faults.delete_errors_in(account_id, region)
+    )
     db_clusters, db_instances = rds.dump(session, region)
     return RegionResources(
         instances=in_ec2.instances,
@@ -280,6 +325,7 @@ def _dump_region(session: boto3.Session, account_id: str, region: str, faults: S
         db_clusters=db_clusters,
         db_instances=db_instances,
         auto_scaling_groups=autoscaling.dump(session, region),
+        recycle_bin_rules=rbin.dump(session, region),
     )
 
 

@@ -5,18 +5,20 @@ The schema is documented in ``docs/estate-file.md``. In short: a management acco
 images, Aurora clusters, RDS instances and Auto Scaling groups. Resources are linked by name (a volume is
 ``attached_to`` an instance name, a DB instance is a ``cluster`` member or a replica of another); moto assigns the real
 ids, which :func:`tools.sim.estate.dump` writes back as ``id`` and loading ignores. Timestamps are absolute and carry a
-timezone, so a resource's age is whatever the file says. Two fields are simulated faults, not AWS state:
-``Instance.start_error`` and ``Account.member_role: false``.
+timezone, so a resource's age is whatever the file says. A region may also hold Recycle Bin retention rules
+(``recycle_bin_rules``), which moto lacks and ``tools.sim.rbin`` serves. Some fields are simulated faults, not AWS
+state: ``Instance.start_error``, ``Volume.delete_error``, ``Snapshot.delete_error`` and ``Account.member_role: false``.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -38,6 +40,9 @@ OuPath = Annotated[
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 Timestamp = Annotated[AwareDatetime, Field(description="ISO 8601 with a timezone, e.g. 2026-10-01T09:00:00Z")]
 MotoId = Annotated[str | None, Field(description="assigned by moto; written by dump, ignored when seeding")]
+ErrorCode = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9]*(\.[A-Z][A-Za-z0-9]*)*$", description="an EC2 error code")]
+TagKey = Annotated[str, Field(min_length=1, max_length=128)]
+TagValue = Annotated[str, Field(max_length=256)]
 
 
 class EstateError(ProblemsError):
@@ -50,24 +55,36 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _check_tags(tags: dict[str, str], *, allow_name: bool) -> dict[str, str]:
+def is_allowed_aws_key(key: str, allowed: tuple[str, ...]) -> bool:
+    """Whether ``key`` is one of the ``allowed`` AWS system tags: an exact key, or a prefix ending in ``:``."""
+    return any(key == a or (a.endswith(":") and key.startswith(a)) for a in allowed)
+
+
+def _check_tags(tags: dict[str, str], *, allow_name: bool, aws_keys: tuple[str, ...] = ()) -> dict[str, str]:
     for key, value in tags.items():
         if not 1 <= len(key) <= 128 or len(value) > 256:
             raise ValueError(f"tag {key!r}: keys are 1-128 characters, values at most 256")
-        if key.lower().startswith("aws:"):
-            raise ValueError(f"tag {key!r}: the aws: prefix is reserved for AWS")
+        if key.lower().startswith("aws:") and not is_allowed_aws_key(key, aws_keys):
+            allowed = f" (allowed here: {', '.join(k + '*' if k.endswith(':') else k for k in aws_keys)})"
+            raise ValueError(f"tag {key!r}: the aws: prefix is reserved for AWS{allowed if aws_keys else ''}")
         if key == "Name" and not allow_name:
             raise ValueError("tag 'Name': set the resource's name with `name:`, not as a tag")
     return tags
 
 
 class _Resource(_Model):
-    """Shared checks. Each kind declares its own fields, so a dump lists them in reading order: id, name, ..."""
+    """Shared checks. Each kind declares its own fields, so a dump lists them in reading order: id, name, ...
+
+    ``AWS_TAG_KEYS``: the ``aws:`` system tags AWS itself puts on this kind that the estate may give (a key, or a
+    prefix ending in ``:``), so that code reading them can be tested; every other ``aws:`` key is refused.
+    """
+
+    AWS_TAG_KEYS: ClassVar[tuple[str, ...]] = ()
 
     @field_validator("tags", check_fields=False)
     @classmethod
     def _valid_tags(cls, tags: dict[str, str]) -> dict[str, str]:
-        return _check_tags(tags, allow_name=False)
+        return _check_tags(tags, allow_name=False, aws_keys=cls.AWS_TAG_KEYS)
 
 
 class Instance(_Resource):
@@ -78,31 +95,84 @@ class Instance(_Resource):
     hibernation: bool = Field(default=False, description="launched with HibernationOptions.Configured")
     tags: dict[str, str] = Field(default_factory=dict)
     launched_at: Timestamp
-    start_error: str | None = Field(
-        default=None,
-        pattern=r"^[A-Z][A-Za-z0-9]*(\.[A-Z][A-Za-z0-9]*)*$",
-        description="SIMULATED FAULT: StartInstances of this instance fails with this EC2 error code",
+    start_error: ErrorCode | None = Field(
+        default=None, description="SIMULATED FAULT: StartInstances of this instance fails with this EC2 error code"
     )
 
 
+# The provisioned performance a volume type takes (EC2 CreateVolume): (IOPS range, throughput range in MiB/s).
+_IOPS = {"gp3": (3000, 80000), "io1": (100, 64000), "io2": (100, 256000)}
+_THROUGHPUT = {"gp3": (125, 2000)}
+_GP3_BASELINE = {"iops": 3000, "throughput": 125}  # what a gp3 volume gets when CreateVolume gives neither
+
+
 class Volume(_Resource):
+    AWS_TAG_KEYS = ("aws:cloudformation:stack-name",)  # a volume a CloudFormation stack owns
+
     id: MotoId = None
     name: Name
     size_gb: int = Field(ge=1, le=65536)
     volume_type: Literal["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"] = "gp3"
+    iops: int | None = Field(default=None, description="provisioned IOPS: gp3 (3000 if left out), io1 and io2 (needed)")
+    throughput: int | None = Field(default=None, description="MiB/s, gp3 only (125 if left out)")
     attached_to: Name | None = Field(default=None, description="the name of an instance in the same account/region")
     tags: dict[str, str] = Field(default_factory=dict)
     created_at: Timestamp
+    delete_error: ErrorCode | None = Field(
+        default=None, description="SIMULATED FAULT: DeleteVolume of this volume fails with this EC2 error code"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gp3_baseline(cls, data: Any) -> Any:
+        """A gp3 volume left without ``iops``/``throughput`` has the baseline, as DescribeVolumes shows it."""
+        if isinstance(data, dict) and data.get("volume_type", "gp3") == "gp3":
+            return {**data, **{k: v for k, v in _GP3_BASELINE.items() if data.get(k) is None}}
+        return data
+
+    @model_validator(mode="after")
+    def _performance_fits_the_type(self) -> Volume:
+        problems = []
+        for field, ranges in (("iops", _IOPS), ("throughput", _THROUGHPUT)):
+            value, limits = getattr(self, field), ranges.get(self.volume_type)
+            if limits is None and value is not None:
+                problems.append(f"{field}: {self.volume_type} volumes take none (only {', '.join(ranges)} do)")
+            elif limits is not None and value is None:
+                problems.append(f"{field}: {self.volume_type} volumes need it ({limits[0]}-{limits[1]})")
+            elif limits is not None and value is not None and not limits[0] <= value <= limits[1]:
+                problems.append(f"{field}: {value} is out of range for {self.volume_type} ({limits[0]}-{limits[1]})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+SharedWith = Annotated[str, Field(pattern=r"^(\d{12}|all)$", description="an account id, or all (public)")]
 
 
 class Snapshot(_Resource):
+    # AWS Backup's and Data Lifecycle Manager's tags on the snapshots they make
+    AWS_TAG_KEYS = ("aws:backup:", "aws:dlm:")
+
     id: MotoId = None
     name: Name
     volume: Name | None = Field(default=None, description="a volume name, or null for a volume since deleted")
     size_gb: int | None = Field(default=None, ge=1, le=65536, description="the volume's size; 8 when volume is null")
-    description: str = ""
+    description: str = Field(default="", max_length=255)
+    shared_with: tuple[SharedWith, ...] = Field(
+        default=(), description="createVolumePermission: account ids, or all for a public snapshot (kept sorted)"
+    )
     tags: dict[str, str] = Field(default_factory=dict)
     created_at: Timestamp
+    delete_error: ErrorCode | None = Field(
+        default=None, description="SIMULATED FAULT: DeleteSnapshot of this snapshot fails with this EC2 error code"
+    )
+
+    @field_validator("shared_with")
+    @classmethod
+    def _shared_once_each(cls, shared: tuple[str, ...]) -> tuple[str, ...]:
+        if twice := _duplicates(shared):
+            raise ValueError(f"{', '.join(twice)} listed twice")
+        return tuple(sorted(shared))
 
 
 class Image(_Resource):
@@ -110,6 +180,11 @@ class Image(_Resource):
     name: str = Field(pattern=r"^[A-Za-z0-9()\[\] ./'@_-]{3,128}$", description="the AMI name (and its Name tag)")
     instance: Name | None = Field(default=None, description="made from this instance (CreateImage)")
     snapshot: Name | None = Field(default=None, description="registered from this root snapshot (RegisterImage)")
+    disabled: bool = Field(default=False, description="DisableImage: state disabled, hidden unless IncludeDisabled")
+    deprecated_at: Timestamp | None = Field(default=None, description="its DeprecationTime (EnableImageDeprecation)")
+    deregistered: bool = Field(
+        default=False, description="registered, then DeregisterImage: gone, its snapshot left behind; not dumped back"
+    )
     tags: dict[str, str] = Field(default_factory=dict)
     created_at: Timestamp
 
@@ -117,6 +192,46 @@ class Image(_Resource):
     def _one_source(self) -> Image:
         if (self.instance is None) == (self.snapshot is None):
             raise ValueError("give exactly one of `instance` (CreateImage) or `snapshot` (RegisterImage)")
+        if self.deregistered and self.instance is not None:
+            raise ValueError(
+                "deregistered: give the image a `snapshot` (the one it leaves behind), not an `instance`: the "
+                "snapshot CreateImage makes would be left unnamed"
+            )
+        if self.deregistered and (self.disabled or self.deprecated_at is not None):
+            raise ValueError("deregistered: a deregistered image is gone, so it is neither disabled nor deprecated")
+        return self
+
+
+_RETENTION_DAYS = {"EBS_VOLUME": 7, "EBS_SNAPSHOT": 365}  # the longest retention a rule of each type may have
+
+
+class RecycleBinRule(_Model):
+    """A Region-level or tag-level Recycle Bin retention rule (moto has no rbin; ``tools.sim.rbin`` serves these)."""
+
+    id: str | None = Field(default=None, description="its Identifier, assigned by the simulation; ignored when seeding")
+    resource_type: Literal["EBS_VOLUME", "EBS_SNAPSHOT"]
+    retention_days: int = Field(description="EBS_VOLUME: 1-7 days, EBS_SNAPSHOT: 1-365")
+    description: str = Field(default="", pattern=r"^[\S ]{0,255}$")
+    resource_tags: dict[TagKey, TagValue] = Field(
+        default_factory=dict, max_length=50, description="a tag-level rule: retains resources with one of these tags"
+    )
+    exclude_tags: dict[TagKey, TagValue] = Field(
+        default_factory=dict, max_length=5, description="a Region-level rule: does not retain resources with these"
+    )
+    locked: bool = Field(default=False, description="LockState locked, with the 7-day unlock delay")
+
+    @model_validator(mode="after")
+    def _valid_rule(self) -> RecycleBinRule:
+        problems = []
+        longest = _RETENTION_DAYS[self.resource_type]
+        if not 1 <= self.retention_days <= longest:
+            problems.append(f"retention_days: {self.resource_type} rules retain 1-{longest} days")
+        if self.resource_tags and self.exclude_tags:
+            problems.append("exclude_tags: only a Region-level rule (no resource_tags) takes exclusion tags")
+        if self.resource_tags and self.locked:
+            problems.append("locked: only a Region-level rule (no resource_tags) can be locked")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
@@ -187,6 +302,7 @@ class RegionResources(_Model):
     db_clusters: tuple[DbCluster, ...] = ()
     db_instances: tuple[DbInstance, ...] = ()
     auto_scaling_groups: tuple[AutoScalingGroup, ...] = ()
+    recycle_bin_rules: tuple[RecycleBinRule, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -344,6 +460,18 @@ class Account(_Model):
     def _valid_tags(cls, tags: dict[str, str]) -> dict[str, str]:
         return _check_tags(tags, allow_name=True)
 
+    @model_validator(mode="after")
+    def _not_shared_with_itself(self) -> Account:
+        problems = [
+            f"regions.{region}.snapshots[{index}].shared_with: {self.id} is the snapshot's own account"
+            for region, resources in self.regions.items()
+            for index, snapshot in enumerate(resources.snapshots)
+            if self.id in snapshot.shared_with
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
 
 class Estate(_Model):
     management: ManagementAccount
@@ -379,14 +507,22 @@ class Estate(_Model):
         return sorted(paths, key=lambda p: (p.count("/"), p))
 
     def comparable(self) -> dict[str, Any]:
-        """The estate without moto's ids, in a canonical order: equal for two files describing the same estate."""
+        """The estate without moto's ids, in a canonical order: equal for two files describing the same estate.
+
+        A deregistered image is left out: it describes no resource (only how its snapshot came to be orphaned), so a
+        file with it and one without describe the same estate, and ``dump`` cannot see it.
+        """
         accounts = []
         for account in sorted(self.accounts, key=lambda a: a.id):
             regions = {
                 region: {
                     kind: sorted(
-                        (r.model_dump(exclude={"id"}) for r in getattr(resources, kind)),
-                        key=lambda r: str(r.get("name") or r.get("identifier")),
+                        (
+                            r.model_dump(exclude={"id"})
+                            for r in getattr(resources, kind)
+                            if not getattr(r, "deregistered", False)
+                        ),
+                        key=_canonical,
                     )
                     for kind in RegionResources.model_fields
                 }
@@ -406,6 +542,11 @@ class Estate(_Model):
             if name_or_id in (account.id, account.name):
                 return account
         raise KeyError(f"no account named or numbered {name_or_id!r} in the estate")
+
+
+def _canonical(resource: dict[str, Any]) -> tuple[str, str]:
+    """By name (or identifier); a Recycle Bin rule, which has neither, by all it says."""
+    return str(resource.get("name") or resource.get("identifier")), json.dumps(resource, sort_keys=True, default=str)
 
 
 # -- reading ---------------------------------------------------------------------------------------------------------

@@ -95,7 +95,13 @@ def volume_verdict(volume: Volume, target: Target, now: datetime, config: FinOps
     cleanup = config.capabilities.ebs_cleanup
     guarded = _guard(volume.tags, target, config) or _managed_by(volume.tags)
     if guarded:
-        return _Verdict(False, guarded, notable=True)
+        # worth a line in the digest only when it would otherwise go: not for every attached volume of a prod account
+        candidate = (
+            cleanup.volumes.enabled
+            and volume.state == "available"
+            and now - volume.created >= timedelta(days=cleanup.volumes.min_age_days)
+        )
+        return _Verdict(False, guarded, notable=candidate)
     if not cleanup.volumes.enabled:
         return _Verdict(False, "volume clean-up is off (capabilities.ebs_cleanup.volumes.enabled: false)")
     if volume.state != "available":
@@ -118,15 +124,21 @@ def snapshot_verdict(
     """Whether ``snapshot`` may go. An unknown sharing state (``shared_with`` None) is not eligible: the inventory
     looks it up for every snapshot that passes everything else (:func:`needs_sharing_check`)."""
     cleanup = config.capabilities.ebs_cleanup
+    # what keeps it is worth a line in the digest only when it would otherwise go (old enough, completed)
+    candidate = (
+        cleanup.snapshots.enabled
+        and snapshot.state == "completed"
+        and now - snapshot.started > timedelta(days=snapshot_retention_days(snapshot, cleanup))
+    )
     guarded = _guard(snapshot.tags, target, config)
     if guarded:
-        return _Verdict(False, guarded, notable=True)
+        return _Verdict(False, guarded, notable=candidate)
     images = inventory.image_snapshots.get(snapshot.id, ())
     if images:
-        return _Verdict(False, f"backs AMI {', '.join(images)}", notable=True)
+        return _Verdict(False, f"backs AMI {', '.join(images)}", notable=candidate)
     managed = _managed_by(snapshot.tags, snapshot.description)
     if managed:
-        return _Verdict(False, managed, notable=True)
+        return _Verdict(False, managed, notable=candidate)
     if not cleanup.snapshots.enabled:
         return _Verdict(False, "snapshot clean-up is off (capabilities.ebs_cleanup.snapshots.enabled: false)")
     if snapshot.state != "completed":
