@@ -40,7 +40,7 @@ help:
 	@echo "make run    FN=anomaly_alerts EVENT=... [CONFIG=..]   the same against real AWS (report mode by default)"
 	@echo "make restore RECORD=<audit record id> [ENFORCE=yes] [AUDIT=<run document>] [ROLE=..] [CONFIG=..]   a deleted volume back"
 	@echo "make schedule SCHEDULE=office-hours FROM=2026-03-28 TO=2026-03-31 [AT=<ISO,ISO,..>] [CONFIG=..]   preview"
-	@echo "make deploy STACKS=FinOpsHub   cdk deploy with your AWS credentials (see README.md for the order)"
+	@echo "make deploy STACKS=FinOpsHub [CONFIG=..]   cdk deploy with your AWS credentials (see README.md for the order)"
 
 # Set-up talks on stderr: `make invoke`/`make run` promise one JSON document on stdout, even on their first run.
 $(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt
@@ -93,7 +93,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tools.bench
 
 deploy: $(STAMP) $(LAYER)
-	$(BIN)/npx --yes aws-cdk@2 deploy $(STACKS) --require-approval broadening
+	$(BIN)/npx --yes aws-cdk@2 deploy $(STACKS) --context finops:config=$(CONFIG) --require-approval broadening
 
 clean:
 	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache
