@@ -3,6 +3,7 @@
     invoke    runs the deployed handler in-process against the simulated Organization (moto) and the local Slack
               sink, with the hub resources the stack creates; prints {"result", "slack", "audit", "estate"}. For an
               acting capability (--function scheduler), one whole Organization-wide run, as the state machine runs.
+              ``estate`` holds what the run changed (tools.sim.estate.changes); --estate-out full: the whole estate.
     run       runs the same service code against real AWS through the standard credential chain (AWS_PROFILE,
               AWS_REGION, AWS_ENDPOINT_URL): nothing is posted to Slack; an acting capability previews its plan and
               acts only with --enforce and its mode: enforce in the config.
@@ -25,10 +26,13 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from finops.models.config import ConfigError, FinOpsConfig, load_config
 from tools.engine_cli import BadInput, invoke_capability, is_capability, read_targets, run_capability
+
+EstateOut = Literal["changes", "full"]
+ESTATE_OUTS: tuple[EstateOut, ...] = ("changes", "full")  # as tools.sim.estate, which is imported only to invoke
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
@@ -46,12 +50,16 @@ def read_event(path: str) -> dict[str, Any]:
 
 
 def invoke(
-    function: str, event: dict[str, Any], config: FinOpsConfig, estate_path: str | None
+    function: str,
+    event: dict[str, Any],
+    config: FinOpsConfig,
+    estate_path: str | None,
+    estate_out: EstateOut = "changes",
 ) -> tuple[dict[str, Any], bool]:
     from finops.handlers import CAPABILITY_WORKERS, HANDLERS
     from finops.services.audit import read_trail
     from tools.local_hub import LocalHub
-    from tools.sim.estate import EstateError, default_estate, dump, load_estate, simulated_aws
+    from tools.sim.estate import EstateError, default_estate, estate_report, load_estate, simulated_aws
     from tools.sim.slack_sink import SlackSink
 
     if function not in HANDLERS:
@@ -64,12 +72,13 @@ def invoke(
     with simulated_aws(estate) as sim, SlackSink() as sink, tempfile.TemporaryDirectory() as workdir:
         hub = LocalHub(config, Path(workdir))
         hub.put_slack_secret({"bot_token": sink.token, "api_url": sink.api_url})
+        report = estate_report(sim, estate_out)
         run = hub.invoke(function, event)
         document = {
             "result": run.to_json(),
             "slack": [{"channel": p.channel, **p.payload} for p in sink.posts],
             "audit": read_trail(hub.dynamodb, hub.audit_table),
-            "estate": dump(sim),
+            "estate": report(),
         }
     if run.error:
         print(f"{function} failed after {run.attempts} attempt(s): {run.error_type}: {run.error}", file=sys.stderr)
@@ -158,8 +167,10 @@ def run_handler(args: argparse.Namespace, config: FinOpsConfig) -> tuple[dict[st
     targets = read_targets(args.targets) if args.targets else None
     if args.command == "invoke":
         if is_capability(args.function):
-            return invoke_capability(args.function, event, config, args.estate, targets=targets)
-        return invoke(args.function, event, config, args.estate)
+            return invoke_capability(
+                args.function, event, config, args.estate, targets=targets, estate_out=args.estate_out
+            )
+        return invoke(args.function, event, config, args.estate, args.estate_out)
     if args.estate:
         raise BadInput("--estate/ESTATE is for `invoke`; `run` reads the real account")
     if is_capability(args.function):
@@ -178,6 +189,13 @@ def parser() -> argparse.ArgumentParser:
     one_handler.add_argument("--event", required=True)
     one_handler.add_argument("--config", default="finops.yaml")
     one_handler.add_argument("--estate", default=None, help="estate file (invoke only); default: the embedded estate")
+    one_handler.add_argument(
+        "--estate-out",
+        choices=ESTATE_OUTS,
+        default="changes",
+        help="invoke's `estate` key: what the run changed (changes, the default) or the whole estate (full); "
+        "`run` reads the real account and prints none",
+    )
     one_handler.add_argument(
         "--targets",
         default=None,

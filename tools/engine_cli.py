@@ -15,7 +15,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from finops.handlers import CAPABILITY_WORKERS
 from finops.models.base import Mode
@@ -67,10 +67,11 @@ def invoke_capability(
     estate_path: str | None,
     *,
     targets: list[dict[str, str]] | None = None,
+    estate_out: Literal["changes", "full"] = "changes",
 ) -> tuple[dict[str, Any], bool]:
     from finops.services.audit import read_trail
     from tools.local_hub import LocalHub
-    from tools.sim.estate import EstateError, default_estate, dump, load_estate, simulated_aws
+    from tools.sim.estate import EstateError, default_estate, estate_report, load_estate, simulated_aws
     from tools.sim.slack_sink import SlackSink
 
     try:
@@ -81,6 +82,7 @@ def invoke_capability(
     with simulated_aws(estate, member_role_name=role) as sim, SlackSink() as sink, tempfile.TemporaryDirectory() as wd:
         hub = LocalHub(config, Path(wd))
         hub.put_slack_secret({"bot_token": sink.token, "api_url": sink.api_url})
+        report = estate_report(sim, estate_out)  # `estate`: what the run changed, or the whole estate
         try:
             result = hub.run(capability, _with_targets(event, targets))
         except InvalidEvent as exc:
@@ -89,7 +91,7 @@ def invoke_capability(
             "result": result,
             "slack": [{"channel": p.channel, **p.payload} for p in sink.posts],
             "audit": read_trail(hub.dynamodb, hub.audit_table),
-            "estate": dump(sim),
+            "estate": report(),
         }
     return document, result.get("status") not in RUN_FAILED
 

@@ -27,7 +27,7 @@ def _set(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [
-        (("management", "id"), "1111", "management.id: '1111' does not match"),
+        (("management", "id"), "1111", "management.id: expected a 12-digit account id, quoted, e.g. '012345678901'"),
         (("regions",), [], "regions: needs at least 1 item(s)"),
         (("colour",), "red", "colour: unknown key"),
         (("accounts", 0, "id"), "111111111111", "accounts[0].id: 111111111111 is the management account"),
@@ -68,7 +68,7 @@ def _set(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
         (
             (*REGION, "images"),
             [{"name": "i", "instance": "api", "created_at": "2026-01-01T00:00:00Z"}],
-            "eu-west-1.images[0].name: 'i' does not match",
+            "eu-west-1.images[0].name: expected the AMI name (and its Name tag) (got 'i')",
         ),
         (
             (*REGION, "auto_scaling_groups"),
@@ -81,7 +81,11 @@ def _set(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
             "eu-west-1.db_instances[0].identifier: '1db' does not match",
         ),
         ((*INSTANCES, 0, "hibernation"), "sometimes", "instances[0].hibernation: Input should be a valid boolean"),
-        ((*INSTANCES, 0, "start_error"), "no capacity", "instances[0].start_error: 'no capacity' does not match"),
+        (
+            (*INSTANCES, 0, "start_error"),
+            "no capacity",
+            "instances[0].start_error: expected an EC2 error code (got 'no capacity')",
+        ),
         (("accounts", 0, "member_role"), "maybe", "accounts[0].member_role: Input should be a valid boolean"),
     ],
 )
@@ -345,3 +349,11 @@ def test_generate_estate_builds_a_regular_large_estate() -> None:
     first = estate.accounts[0].regions["us-east-1"]
     assert [(i.name, i.state) for i in first.instances] == [("app-0", "stopped"), ("app-1", "running")]
     assert [v.attached_to for v in first.volumes] == [None]
+
+
+def test_an_estate_file_mistake_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "estate.yaml"
+    path.write_text("accounts:\n  - id: '333333333333'\n    nmae: payments\n", encoding="utf-8")
+    with pytest.raises(EstateError) as caught:
+        load_estate(path)
+    assert f"{path}:3: accounts[0].nmae: unknown key; did you mean `name`?" in str(caught.value)

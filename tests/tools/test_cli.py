@@ -20,8 +20,10 @@ def invoke(*args: str) -> tuple[int, dict | None]:
 
 
 @pytest.mark.slow
-def test_invoke_prints_result_slack_audit_and_estate():
-    code, document = invoke("invoke", "--function", "anomaly_alerts", "--event", str(EVENTS / "anomaly_sns.json"))
+def test_invoke_prints_result_slack_audit_and_the_whole_estate_when_asked():
+    code, document = invoke(
+        "invoke", "--function", "anomaly_alerts", "--event", str(EVENTS / "anomaly_sns.json"), "--estate-out", "full"
+    )
 
     assert code == 0
     assert set(document) == {"result", "slack", "audit", "estate"}
@@ -106,6 +108,11 @@ def test_stdout_is_one_json_document_even_with_lambda_logs():
     document = json.loads(completed.stdout)
     assert document["slack"][0]["channel"] == "#data-oncall"
     assert '"level":"INFO"' in completed.stderr  # the handler's logs went to stderr
+    # An alert changes no resource: `estate` says so in a few lines instead of printing the whole Organization.
+    estate = document["estate"]
+    assert (estate["shows"], estate["accounts"], estate["created"], estate["deleted"]) == ("changes", [], [], [])
+    assert estate["unchanged"] > 50  # the default estate's resources, all as they were
+    assert len(completed.stdout.splitlines()) < 200
 
 
 def test_a_bad_estate_file_exits_2_naming_the_key(tmp_path, capsys):
@@ -118,3 +125,33 @@ def test_a_bad_estate_file_exits_2_naming_the_key(tmp_path, capsys):
 
     assert code == EXIT_BAD_INPUT
     assert "management.id" in capsys.readouterr().err
+
+
+def test_an_unknown_estate_out_is_refused_naming_the_choices(capsys):
+    with pytest.raises(SystemExit) as exited:
+        invoke("invoke", "--function", "anomaly_alerts", "--event", "x.json", "--estate-out", "all")
+
+    assert exited.value.code == EXIT_BAD_INPUT
+    assert "--estate-out: invalid choice: 'all' (choose from 'changes', 'full')" in capsys.readouterr().err
+
+
+def test_a_config_error_names_the_line_and_suggests_the_key(tmp_path, capsys, monkeypatch):
+    """What `make invoke CONFIG=...` prints for a misspelled key and an unquoted account id: one line each."""
+    monkeypatch.chdir(tmp_path)
+    text = (ROOT / "finops.yaml").read_text(encoding="utf-8")
+    text = text.replace("management_account_id:", "management_acount_id:", 1)
+    text = text.replace('automation_account_id: "222222222222"', "automation_account_id: 22222222222", 1)
+    (tmp_path / "finops.yaml").write_text(text, encoding="utf-8")
+
+    code, document = invoke("invoke", "--function", "anomaly_alerts", "--event", str(EVENTS / "anomaly_sns.json"))
+
+    lines = text.splitlines()
+    typo = next(n for n, line in enumerate(lines, 1) if "management_acount_id" in line)
+    unquoted = next(n for n, line in enumerate(lines, 1) if "automation_account_id" in line)
+    assert (code, document) == (EXIT_BAD_INPUT, None)
+    assert capsys.readouterr().err.splitlines() == [
+        "error: finops.yaml is not a valid FinOps config:",
+        f"  - finops.yaml:{typo}: organization.management_acount_id: unknown key; did you mean `management_account_id`?",
+        f"  - finops.yaml:{unquoted}: organization.automation_account_id: YAML read this as the number 22222222222 "
+        "(unquoted, so the leading 0 was lost); quote it: '022222222222'",
+    ]

@@ -5,6 +5,11 @@
         ...                                                      # run the product; boto3 finds the Organization
         after = dump(sim)                                        # the estate as it is now, in the file's schema
 
+    with simulated_aws() as sim:                                 # what `make invoke` prints as `estate`
+        report = estate_report(sim, "changes")                   # reads the estate before the run ...
+        ...
+        estate = report()                                        # ... and gives what the run changed
+
 :func:`seed` builds the Organization the way an operator would (``organization``): the management account creates
 it, its OUs and its member accounts (with the ids the estate gives), tags the accounts and moves them into their OUs;
 each member account gets the member role (as the product's StackSet would deploy it), and every resource is created
@@ -18,10 +23,10 @@ estate's ``recycle_bin_rules`` (``rbin``). Only ``_moto_internals`` touches moto
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from unittest import mock
 
 import boto3
@@ -48,14 +53,17 @@ from tools.sim.rbin import RecycleBin
 __all__ = [
     "BASE_IMAGE_ID",
     "DEFAULT_MEMBER_ROLE",
+    "ESTATE_OUTS",
     "Estate",
     "EstateError",
     "RecycleBin",
     "SimulatedFaults",
     "SimulatedOrganization",
     "SimulationError",
+    "changes",
     "default_estate",
     "dump",
+    "estate_report",
     "generate_estate",
     "load_estate",
     "parse_estate",
@@ -343,3 +351,73 @@ def _without_empty_lists(data: Any) -> Any:
     if isinstance(data, list):
         return [_without_empty_lists(v) for v in data]
     return data
+
+
+# -- what a run changed ------------------------------------------------------------------------------------------------
+
+EstateOut = Literal["changes", "full"]
+ESTATE_OUTS: tuple[EstateOut, ...] = ("changes", "full")
+_ACCOUNT_KEYS = ("id", "name", "email", "ou", "tags", "member_role")
+
+
+def estate_report(sim: SimulatedOrganization, out: EstateOut) -> Callable[[], dict[str, Any]]:
+    """What `make invoke` prints as ``estate``: call it before the run, call what it returns after.
+
+    ``full``: :func:`dump` after the run. ``changes`` (the default of `make invoke`): reads the estate now, and
+    afterwards gives :func:`changes` between the two reads, so an alert run prints a few lines, not the Organization.
+    """
+    if out == "full":
+        return lambda: dump(sim)
+    before = dump(sim)
+    return lambda: changes(before, dump(sim))
+
+
+def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """What differs between two :func:`dump` s, in the dump's own shape.
+
+    ``accounts`` holds each account that has a resource created or changed (its state, its tags, anything the dump
+    shows), with its own keys as the dump gives them and, under ``regions``, only those resources, whole, as
+    :func:`dump` writes them: a reader of the full estate reads them the same way. ``created`` and ``deleted`` list
+    ``{"account", "region", "kind", "id", "name"}`` (a deleted resource is only there). An account that is new, gone
+    or whose own keys changed counts too. ``unchanged`` counts the resources left as they were.
+    """
+    old = {a["id"]: a for a in before.get("accounts", [])}
+    new = {a["id"]: a for a in after.get("accounts", [])}
+    accounts: list[dict[str, Any]] = []
+    created: list[dict[str, Any]] = []
+    deleted: list[dict[str, Any]] = []
+    unchanged = 0
+    for account_id in sorted(old.keys() - new.keys()):
+        deleted.append({"account": account_id, "kind": "account", "id": account_id, "name": old[account_id]["name"]})
+    for account_id, account in new.items():
+        was = old.get(account_id)
+        if was is None:
+            created.append({"account": account_id, "kind": "account", "id": account_id, "name": account["name"]})
+        regions: dict[str, dict[str, list[Any]]] = {}
+        for region in sorted({*account.get("regions", {}), *((was or {}).get("regions", {}))}):
+            now_there = account.get("regions", {}).get(region, {})
+            then_there = (was or {}).get("regions", {}).get(region, {})
+            for kind in [k for k in RegionResources.model_fields if k in now_there or k in then_there]:
+                then = {_identity(r): r for r in then_there.get(kind, [])}
+                now = {_identity(r): r for r in now_there.get(kind, [])}
+                for key, resource in now.items():
+                    if then.get(key) == resource:
+                        unchanged += 1
+                        continue
+                    regions.setdefault(region, {}).setdefault(kind, []).append(resource)
+                    if key not in then:
+                        created.append(_ref(account_id, region, kind, resource))
+                deleted += [_ref(account_id, region, kind, r) for key, r in then.items() if key not in now]
+        own_changed = was is None or any(was.get(k) != account.get(k) for k in _ACCOUNT_KEYS)
+        if regions or own_changed:
+            accounts.append({**{k: account[k] for k in _ACCOUNT_KEYS if k in account}, "regions": regions})
+    return {"shows": "changes", "accounts": accounts, "created": created, "deleted": deleted, "unchanged": unchanged}
+
+
+def _identity(resource: Mapping[str, Any]) -> str:
+    return str(resource.get("id") or resource.get("identifier") or resource.get("name"))
+
+
+def _ref(account_id: str, region: str, kind: str, resource: Mapping[str, Any]) -> dict[str, Any]:
+    name = resource.get("name") or resource.get("identifier")
+    return {"account": account_id, "region": region, "kind": kind, "id": resource.get("id"), "name": name}

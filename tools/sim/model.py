@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from finops.models.problems import ProblemsError, problems, read_data
+from finops.models.problems import Loc, Mark, ProblemsError, problems, read_document
 
 DEFAULT_ESTATE_PATH = Path(__file__).with_name("default_estate.yaml")
 
@@ -552,19 +552,24 @@ def _canonical(resource: dict[str, Any]) -> tuple[str, str]:
 # -- reading ---------------------------------------------------------------------------------------------------------
 
 
-def parse_estate(data: object, *, source: str) -> Estate:
-    """Validate loaded data (a parsed YAML file, or a :func:`tools.sim.estate.dump`); raise :class:`EstateError`."""
+def parse_estate(data: object, *, source: str, marks: Mapping[Loc, Mark] | None = None) -> Estate:
+    """Validate loaded data (a parsed YAML file, or a :func:`tools.sim.estate.dump`); raise :class:`EstateError`
+    naming each bad key path (and, given the file's ``marks``, the line it is on)."""
     if not isinstance(data, dict):
         raise EstateError(source, [f"(top level): expected a mapping, got {type(data).__name__}"])
     try:
         return Estate.model_validate(data)
     except ValidationError as exc:
-        raise EstateError(source, problems(exc, unknown_key_hint="see docs/estate-file.md")) from None
+        found = problems(
+            exc, unknown_key_hint="see docs/estate-file.md", model=Estate, data=data, marks=marks, source=source
+        )
+        raise EstateError(source, found) from None
 
 
 def load_estate(path: str | Path) -> Estate:
-    """Read and validate an estate file; errors name the file and each bad key path."""
-    return parse_estate(read_data(path, EstateError), source=str(path))
+    """Read and validate an estate file; errors name the file, the line and each bad key path."""
+    document = read_document(path, EstateError)
+    return parse_estate(document.data, source=str(path), marks=document.marks)
 
 
 @cache

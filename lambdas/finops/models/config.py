@@ -12,19 +12,33 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
-from finops.models.base import Mode, StrictModel
+from finops.models.base import AccountId, Mode, StrictModel
 from finops.models.cleanup_config import EbsCleanupConfig
-from finops.models.problems import ProblemsError, problems, read_data
+from finops.models.problems import Loc, Mark, ProblemsError, problems, read_document
 from finops.models.scheduler_config import SchedulerConfig
 
 __all__ = ["ConfigError", "FinOpsConfig", "Mode", "load_config", "parse_config"]
 
-AccountId = Annotated[str, Field(pattern=r"^\d{12}$", description="a 12-digit AWS account id, quoted in YAML")]
-Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="an AWS region name")]
-OuId = Annotated[str, Field(pattern=r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$")]
-Channel = Annotated[str, Field(pattern=r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{8,})$")]
+# The descriptions are what a pattern mismatch says ("expected an AWS region name, e.g. eu-west-1 (got 'eu-west')").
+Region = Annotated[
+    str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="an AWS region name, e.g. eu-west-1")
+]
+OuId = Annotated[
+    str,
+    Field(
+        pattern=r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$",
+        description="an OU id such as ou-ab12-cd34ef56, or the root's id such as r-ab12",
+    ),
+]
+Channel = Annotated[
+    str,
+    Field(
+        pattern=r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{8,})$",
+        description="a Slack channel: #name in lower case without spaces, or a channel id such as C0123ABCD",
+    ),
+]
 
 
 class ConfigError(ProblemsError):
@@ -44,16 +58,27 @@ class TagMatch(StrictModel):
         return tag_value(tags, self.key)
 
     def matches(self, tags: Mapping[str, str]) -> bool:
-        value = self.value_in(tags)
-        return value is not None and value.strip().lower() in {v.strip().lower() for v in self.values}
+        """Any key matching case-insensitively with one of the values (``finops:protect=false`` beside
+        ``FinOps:Protect=true`` matches)."""
+        wanted = {v.strip().lower() for v in self.values}
+        return any(value.strip().lower() in wanted for _, value in tag_items(tags, self.key))
 
 
 def tag_value(tags: Mapping[str, str], key: str) -> str | None:
-    """``tags[key]``, the key compared case-insensitively and trimmed: a guard must not miss ``Environment``."""
+    """``tags[key]``, the key compared case-insensitively and trimmed: a guard must not miss ``Environment``.
+    For a guard, use :func:`tag_items`: EC2 keys are case-sensitive, so one resource can carry both ``environment``
+    and ``Environment``, and this returns only one of them."""
     if key in tags:
         return tags[key]
     wanted = key.strip().lower()
     return next((value for name, value in tags.items() if name.strip().lower() == wanted), None)
+
+
+def tag_items(tags: Mapping[str, str], key: str) -> list[tuple[str, str]]:
+    """Every ``(key, value)`` whose key matches ``key`` case-insensitively and trimmed, the exact key first."""
+    wanted = key.strip().lower()
+    found = [(name, value) for name, value in tags.items() if name.strip().lower() == wanted]
+    return sorted(found, key=lambda item: item[0] != key)
 
 
 # A protect tag with one of these values is not a protection; any other value is (a typo must not unprotect).
@@ -78,6 +103,14 @@ class OrganizationConfig(StrictModel):
     prod_ous: tuple[OuId, ...] = ()
     include_management_account: bool = False
     regions: tuple[Region, ...] = Field(min_length=1)
+    manage_resource_policy: bool = Field(
+        default=True,
+        description=(
+            "true: the management stack creates the Organizations resource policy that delegates the hub's reads; "
+            "false: the Organization already has one (it may have only one), so the stack creates none and "
+            "`make org-resource-policy` prints the statement to merge into it"
+        ),
+    )
 
     @field_validator("regions")
     @classmethod
@@ -107,16 +140,18 @@ class SafetyConfig(StrictModel):
         return value is not None and value.strip().lower() in {v.strip().lower() for v in self.prod_values}
 
     def is_prod(self, tags: Mapping[str, str]) -> bool:
-        """Tagged with a prod environment value (key and value compared case-insensitively, trimmed)."""
-        return self.is_prod_value(tag_value(tags, self.environment_tag_key))
+        """Tagged with a prod environment value (key and value compared case-insensitively, trimmed); with the key
+        in several casings (``environment=dev``, ``Environment=prod``), any prod one makes it prod."""
+        return any(self.is_prod_value(value) for _, value in tag_items(tags, self.environment_tag_key))
 
     def is_protected(self, tags: Mapping[str, str]) -> bool:
         """Carries the protect tag with one of its values, or with any value but an explicit no (false, no, 0, off):
-        ``finops:protect=1`` protects too."""
-        value = self.protect_tag.value_in(tags)
-        if value is None:
-            return False
-        return self.protect_tag.matches(tags) or value.strip().lower() not in NOT_PROTECTED
+        ``finops:protect=1`` protects too. With the key in several casings, any one that protects protects."""
+        protecting = {v.strip().lower() for v in self.protect_tag.values}
+        return any(
+            value.strip().lower() in protecting or value.strip().lower() not in NOT_PROTECTED
+            for _, value in tag_items(tags, self.protect_tag.key)
+        )
 
 
 class EngineConfig(StrictModel):
@@ -173,25 +208,81 @@ class SlackConfig(StrictModel):
     default_channel: Channel
 
 
-class TeamRoute(StrictModel):
-    channel: Channel
-    mention: str | None = Field(default=None, description="e.g. <!subteam^S0123ABC> for a user group")
-
-
 class SeverityTier(StrictModel):
+    """An anomaly reaches a tier when its impact reaches both floors (dollars AND percent)."""
+
     name: str = Field(min_length=1)
     min_impact_usd: float = Field(ge=0)
     min_impact_percent: float = Field(default=0, ge=0)
     mention: str | None = Field(default=None, description="prepended to the alert, e.g. <!here>")
 
 
+def _most_severe_first(tiers: tuple[SeverityTier, ...] | None) -> tuple[SeverityTier, ...] | None:
+    if tiers is None:
+        return None
+    thresholds = [t.min_impact_usd for t in tiers]
+    if thresholds != sorted(thresholds, reverse=True):
+        raise ValueError("tiers must be listed most severe first (min_impact_usd decreasing)")
+    names = [t.name.lower() for t in tiers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"tier names {sorted({n for n in names if names.count(n) > 1})} are listed twice")
+    return tiers
+
+
+class TeamRoute(StrictModel):
+    channel: Channel
+    mention: str | None = Field(default=None, description="e.g. <!subteam^S0123ABC> for a user group")
+    severity: tuple[SeverityTier, ...] | None = Field(
+        default=None, min_length=1, description="this team's own tiers; notifications.severity when not set"
+    )
+
+    _tiers_in_order = field_validator("severity")(_most_severe_first)
+
+
+_RATE = re.compile(r"^rate\((?P<value>[1-9]\d*) (?P<unit>minutes?|hours?|days?)\)$")
+_SCHEDULE = re.compile(r"^(rate\([1-9]\d* (minutes?|hours?|days?)\)|cron\(\S+( \S+){5}\))$")
+_RATE_HOURS = {"minute": 1 / 60, "hour": 1, "day": 24}
+
+
+class HeartbeatConfig(StrictModel):
+    """A synthetic message the management account's schedule publishes to the anomaly topic; the alert function
+    posts it to ``channel`` and counts ``HeartbeatDelivered``, and the hub alarms when none arrived for
+    ``max_silence_hours`` (docs/smoke.md)."""
+
+    enabled: bool = False
+    channel: Channel = "#finops-heartbeat"
+    schedule: str = Field(
+        default="rate(1 day)",
+        pattern=_SCHEDULE.pattern,
+        description="an EventBridge Scheduler expression, e.g. rate(1 day) or cron(0 8 * * ? *)",
+    )
+    # CloudWatch evaluates at most 7 days of hourly periods.
+    max_silence_hours: int = Field(default=26, ge=2, le=168)
+
+    @model_validator(mode="after")
+    def _beats_inside_the_silence(self) -> HeartbeatConfig:
+        rate = _RATE.fullmatch(self.schedule)
+        if rate is not None:
+            hours = int(rate["value"]) * _RATE_HOURS[rate["unit"].rstrip("s")]
+            if hours >= self.max_silence_hours:
+                raise ValueError(
+                    f"schedule {self.schedule} beats every {hours:g} h, not inside max_silence_hours "
+                    f"({self.max_silence_hours}): the alarm would fire between two heartbeats"
+                )
+        return self
+
+
 class NotificationsConfig(StrictModel):
     slack: SlackConfig
     owner_tag_key: str = Field(default="team", description="account tag (in Organizations) naming the owning team")
+    contact_tag_key: str = Field(
+        default="owner", min_length=1, description="account tag naming a person to ask, shown as 'Owner: ...'"
+    )
     teams: dict[str, TeamRoute] = Field(default_factory=dict)
     account_teams: dict[AccountId, str] = Field(default_factory=dict)
     budget_teams: dict[str, str] = Field(default_factory=dict, description="AWS Budgets budget name -> team")
     severity: tuple[SeverityTier, ...] = Field(min_length=1)
+    heartbeat: HeartbeatConfig = HeartbeatConfig()
 
     @field_validator("teams")
     @classmethod
@@ -206,13 +297,12 @@ class NotificationsConfig(StrictModel):
     def _team_references_fold_case(cls, mapping: dict[str, str]) -> dict[str, str]:
         return {key: team.strip().lower() for key, team in mapping.items()}
 
-    @field_validator("severity")
-    @classmethod
-    def _most_severe_first(cls, tiers: tuple[SeverityTier, ...]) -> tuple[SeverityTier, ...]:
-        thresholds = [t.min_impact_usd for t in tiers]
-        if thresholds != sorted(thresholds, reverse=True):
-            raise ValueError("tiers must be listed most severe first (min_impact_usd decreasing)")
-        return tiers
+    _tiers_in_order = field_validator("severity")(_most_severe_first)
+
+    def tiers_for(self, team: str | None) -> tuple[SeverityTier, ...]:
+        """The team's own tiers (``teams.<team>.severity``), else ``severity``."""
+        route = self.teams.get((team or "").strip().lower())
+        return route.severity if route is not None and route.severity else self.severity
 
     @model_validator(mode="after")
     def _mapped_teams_are_routed(self) -> NotificationsConfig:
@@ -241,15 +331,67 @@ class AnomalyThreshold(StrictModel):
         return self
 
 
+# arn:aws:ce::111111111111:anomalymonitor/12345678-90ab-cdef-1234-567890abcdef (Cost Explorer ARNs have no region).
+ANOMALY_MONITOR_ARN = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:ce::(?P<account>\d{12}):anomalymonitor/"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
+
+
+def _anomaly_monitor_arn(arn: str) -> str:
+    if not ANOMALY_MONITOR_ARN.fullmatch(arn):
+        raise ValueError(
+            "is not a Cost Anomaly monitor ARN of the form arn:aws:ce::<12-digit account id>:anomalymonitor/<monitor "
+            "uuid>, as `aws ce get-anomaly-monitors` lists them in the management account"
+        )
+    return arn
+
+
+AnomalyMonitorArn = Annotated[str, AfterValidator(_anomaly_monitor_arn)]
+
+
 class AnomalyMonitors(StrictModel):
+    """The Cost Anomaly monitors the subscription watches: ours (``services``, ``linked_accounts``) and/or monitors
+    the management account already has (``existing_arns``).
+
+    AWS allows one dimensional monitor per dimension in an account (and often creates a services monitor itself), so
+    an Organization that has one reuses it by ARN: with ``existing_arns``, ``services`` and ``linked_accounts``
+    default to false and the stack creates only the subscription. Set one to true as well only when no existing
+    monitor has that dimension, or the deploy fails with "already exists".
+    """
+
     services: bool = True
     linked_accounts: bool = True
+    existing_arns: tuple[AnomalyMonitorArn, ...] = Field(
+        default=(),
+        description="ARNs of monitors in the management account to subscribe to instead of creating ours",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _existing_monitors_replace_ours(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("existing_arns"):
+            return {"services": False, "linked_accounts": False, **data}
+        return data
+
+    @field_validator("existing_arns")
+    @classmethod
+    def _monitors_once(cls, arns: tuple[str, ...]) -> tuple[str, ...]:
+        twice = sorted({arn for arn in arns if arns.count(arn) > 1})
+        if twice:
+            raise ValueError(f"monitors {twice} are listed twice")
+        return arns
 
     @model_validator(mode="after")
     def _at_least_one(self) -> AnomalyMonitors:
-        if not (self.services or self.linked_accounts):
-            raise ValueError("enable at least one monitor (services or linked_accounts)")
+        if not (self.services or self.linked_accounts or self.existing_arns):
+            raise ValueError("enable at least one monitor (services or linked_accounts) or name existing_arns")
         return self
+
+    def existing_accounts(self) -> dict[int, str]:
+        """The account of each existing monitor, by its index in ``existing_arns``."""
+        found = {index: ANOMALY_MONITOR_ARN.fullmatch(arn) for index, arn in enumerate(self.existing_arns)}
+        return {index: match["account"] for index, match in found.items() if match is not None}
 
 
 class AnomalyAlertsConfig(StrictModel):
@@ -276,6 +418,67 @@ class CapabilitiesConfig(StrictModel):
     ebs_cleanup: EbsCleanupConfig = EbsCleanupConfig()
 
 
+# The tags on every resource this app deploys when the config names none (``own_tags``).
+DEFAULT_OWN_TAGS: Mapping[str, str] = {"team": "platform", "environment": "prod", "cost-center": "CC-0001"}
+
+
+def _not_aws_reserved(key: str) -> str:
+    if key.lower().startswith("aws:"):
+        raise ValueError("tag keys starting with aws: are reserved for AWS")
+    return key
+
+
+TagKey = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_not_aws_reserved)]
+TagValue = Annotated[str, Field(max_length=256)]
+# DynamoDB's rule for table names.
+TableName = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$", description="a DynamoDB table name: 3 to 255 letters, digits, _ . or -"),
+]
+
+
+def tag_rule_problem(rule: TagRule, value: str) -> str | None:
+    """Why ``value`` breaks ``rule`` (its allowed values, its case, its pattern), or None when it passes."""
+    if rule.allowed_values and value not in rule.allowed_values:
+        return f"allowed {', '.join(rule.allowed_values)}"
+    if rule.case is TagCase.LOWER and value != value.lower():
+        return "values are written in lower case"
+    if rule.case is TagCase.UPPER and value != value.upper():
+        return "values are written in upper case"
+    if rule.pattern is not None and re.fullmatch(rule.pattern, value) is None:
+        return f"values match {rule.pattern}"
+    return None
+
+
+def own_tag_problems(own_tags: Mapping[str, str], taxonomy: TaxonomyConfig) -> list[str]:
+    """``own_tags.<key>: what is wrong`` for every taxonomy rule our own tags break: a required key without a value,
+    a key spelled differently from the taxonomy's, a value the rule does not allow."""
+    found = []
+    by_folded_key = {key.lower(): key for key in own_tags}
+    for index, rule in enumerate(taxonomy.tags):
+        where = f"taxonomy.tags[{index}] ({rule.key})"
+        key = by_folded_key.get(rule.key.lower())
+        if key is None:
+            if rule.required:
+                found.append(f"own_tags.{rule.key}: required by {where}, and our own resources have no value for it")
+        elif key != rule.key:
+            found.append(f"own_tags.{key}: {where} spells the key {rule.key!r}")
+        elif (problem := tag_rule_problem(rule, own_tags[key])) is not None:
+            found.append(f"own_tags.{key}: {own_tags[key]!r} is not allowed by {where}: {problem}")
+    return found
+
+
+class ReinstallConfig(StrictModel):
+    """Retained hub tables a reinstall adopts instead of creating new ones (docs/uninstall.md).
+
+    Uninstalling keeps the audit trail and the run engine's state (DeletionPolicy Retain); naming them here makes the
+    new hub write to them, so the trail continues across the reinstall. Unset: the stack creates fresh tables.
+    """
+
+    audit_table_name: TableName | None = None
+    state_table_name: TableName | None = None
+
+
 class FinOpsConfig(StrictModel):
     organization: OrganizationConfig
     taxonomy: TaxonomyConfig
@@ -283,6 +486,32 @@ class FinOpsConfig(StrictModel):
     safety: SafetyConfig = SafetyConfig()
     engine: EngineConfig = EngineConfig()
     capabilities: CapabilitiesConfig = CapabilitiesConfig()
+    own_tags: dict[TagKey, TagValue] = Field(
+        default_factory=lambda: dict(DEFAULT_OWN_TAGS),
+        description="the tags on every resource this app deploys; they must pass the taxonomy",
+    )
+    reinstall: ReinstallConfig = ReinstallConfig()
+
+    @model_validator(mode="after")
+    def _own_tags_pass_the_taxonomy(self) -> FinOpsConfig:
+        problems = own_tag_problems(self.own_tags, self.taxonomy)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _existing_monitors_are_the_management_accounts(self) -> FinOpsConfig:
+        management = self.organization.management_account_id
+        path = "capabilities.anomaly_alerts.monitors.existing_arns"
+        elsewhere = [
+            f"{path}[{index}]: the monitor is in account {account}, but the subscription is created in the management "
+            f"account {management}, and a subscription can name only monitors of its own account"
+            for index, account in self.capabilities.anomaly_alerts.monitors.existing_accounts().items()
+            if account != management
+        ]
+        if elsewhere:
+            raise ValueError("; ".join(elsewhere))
+        return self
 
     def team_route(self, team: str | None) -> TeamRoute:
         """The route for ``team``, or the default channel when the team is unknown or has no route."""
@@ -290,17 +519,19 @@ class FinOpsConfig(StrictModel):
         return route or TeamRoute(channel=self.notifications.slack.default_channel)
 
 
-def parse_config(data: object, *, source: str) -> FinOpsConfig:
-    """Validate already-loaded data; raise :class:`ConfigError` naming each bad key path."""
+def parse_config(data: object, *, source: str, marks: Mapping[Loc, Mark] | None = None) -> FinOpsConfig:
+    """Validate already-loaded data; raise :class:`ConfigError` naming each bad key path (and, with the ``marks``
+    :func:`~finops.models.problems.read_document` gives, the line it is on: ``finops.yaml:12: key.path: what``)."""
     if not isinstance(data, dict):
         raise ConfigError(source, [f"(top level): expected a mapping of sections, got {type(data).__name__}"])
     try:
         return FinOpsConfig.model_validate(data)
     except ValidationError as exc:
-        hint = "check the spelling against README.md's config reference"
-        raise ConfigError(source, problems(exc, unknown_key_hint=hint)) from None
+        found = problems(exc, unknown_key_hint="", model=FinOpsConfig, data=data, marks=marks, source=source)
+        raise ConfigError(source, found) from None
 
 
 def load_config(path: str | Path) -> FinOpsConfig:
     """Read ``finops.yaml`` (or the JSON form the Lambdas get) and validate it."""
-    return parse_config(read_data(path, ConfigError), source=str(path))
+    document = read_document(path, ConfigError)
+    return parse_config(document.data, source=str(path), marks=document.marks)

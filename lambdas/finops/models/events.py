@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SnsM
 from pydantic import ValidationError
 
 from finops.models.alerts import Alert, CostAnomaly
+from finops.models.problems import key_path
 from finops.rules.budget_text import NotABudgetAlert, looks_like_budget_alert, parse_budget_alert
 
 
@@ -26,7 +27,7 @@ class InvalidEvent(ValueError):
 def _field_errors(exc: ValidationError, prefix: str) -> str:
     parts = []
     for error in exc.errors():
-        where = ".".join(str(p) for p in (prefix, *error["loc"]) if p != "")
+        where = key_path([p for p in (prefix, *error["loc"]) if p != ""])
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
 

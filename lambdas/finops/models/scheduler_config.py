@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from pydantic import Field, field_validator, model_validator
 
 from finops.models.base import Mode, StrictModel
+from finops.models.problems import Loc, PathProblems
 
 __all__ = ["DAYS", "Day", "Period", "Schedule", "SchedulerConfig", "rds_tag_problem"]
 
@@ -182,19 +183,21 @@ class Schedule(StrictModel):
 
     @model_validator(mode="after")
     def _zone_exists_and_periods_apart(self) -> Schedule:
-        found = []
+        found: list[tuple[Loc, str]] = []
         if problem := zone_problem(self.timezone):
-            found.append(f"timezone: {problem}")
+            found.append((("timezone",), problem))
         for (i, first), (j, second) in combinations(enumerate(self.periods), 2):
             if meeting := _meet(first, second):
                 how, minute = meeting
                 day = DAYS[(minute % MINUTES_PER_WEEK) // MINUTES_PER_DAY]
+                verb, fix = (
+                    ("overlaps", "") if how == "overlap" else ("touches", ": leave a gap, or make them one period")
+                )
                 found.append(
-                    f"periods[{i}] and periods[{j}] {how} on {day} ({first.label()} and {second.label()})"
-                    + (": leave a gap, or make them one period" if how == "touch" else "")
+                    (("periods", j), f"{verb} periods[{i}] on {day} ({first.label()} and {second.label()}){fix}")
                 )
         if found:
-            raise ValueError("; ".join(found))
+            raise PathProblems(found)
         return self
 
     @property
@@ -262,44 +265,52 @@ class SchedulerConfig(StrictModel):
     @field_validator("schedules")
     @classmethod
     def _names_are_tag_values(cls, schedules: dict[str, Schedule]) -> dict[str, Schedule]:
-        found = []
+        found: list[tuple[Loc, str]] = []
         for name in schedules:
             if not name.strip():
-                found.append(f"schedule name {name!r} is empty: resources name their schedule in a tag")
+                found.append(((name,), "the schedule name is empty: resources name their schedule in a tag"))
             elif problem := rds_tag_problem(name):
-                found.append(f"schedule name {name!r} {problem}")
+                found.append(((name,), f"the schedule name {problem}"))
         if found:
-            raise ValueError("; ".join(found))
+            raise PathProblems(found)
         return schedules
 
     @model_validator(mode="after")
     def _consistent(self) -> SchedulerConfig:
-        found = []
+        found: list[tuple[Loc, str]] = []
         if self.reconcile_minutes % self.tick_minutes:
             found.append(
-                f"reconcile_minutes: {self.reconcile_minutes} is not a multiple of tick_minutes ({self.tick_minutes})"
+                (
+                    ("reconcile_minutes",),
+                    f"{self.reconcile_minutes} is not a multiple of tick_minutes ({self.tick_minutes})",
+                )
             )
         if self.tag_key == self.override_tag_key:
-            found.append(f"override_tag_key: is the same as tag_key ({self.tag_key!r})")
+            found.append((("override_tag_key",), f"is the same as tag_key ({self.tag_key!r})"))
         clash = [name for name in self.schedules if name.lower() == self.opt_out_value.lower()]
         if clash:  # compared case-insensitively, as resources' tag values are
-            found.append(f"opt_out_value: {self.opt_out_value!r} is also the name of a schedule ({clash[0]!r})")
+            found.append((("opt_out_value",), f"{self.opt_out_value!r} is also the name of a schedule ({clash[0]!r})"))
         known = ", ".join(sorted(self.schedules)) or "none defined"
         for environment, name in self.default_by_environment.items():
             if name != self.opt_out_value and name not in self.schedules:
                 found.append(
-                    f"default_by_environment.{environment}: unknown schedule {name!r} "
-                    f"(known: {known}, or {self.opt_out_value!r} to opt out)"
+                    (
+                        ("default_by_environment", environment),
+                        f"unknown schedule {name!r} (known: {known}, or {self.opt_out_value!r} to opt out)",
+                    )
                 )
         for name, schedule in self.schedules.items():
             for i, period in enumerate(schedule.periods):
                 if period.minutes < self.tick_minutes:
                     found.append(
-                        f"schedules.{name}.periods[{i}]: the window {period.label()} lasts {period.minutes} minute(s), "
-                        f"shorter than tick_minutes ({self.tick_minutes})"
+                        (
+                            ("schedules", name, "periods", i),
+                            f"the window {period.label()} lasts {period.minutes} minute(s), "
+                            f"shorter than tick_minutes ({self.tick_minutes})",
+                        )
                     )
         if found:
-            raise ValueError("; ".join(found))
+            raise PathProblems(found)
         return self
 
     def schedule_for_environment(self, environment: str | None) -> str | None:

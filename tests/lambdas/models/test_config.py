@@ -41,13 +41,18 @@ def _break(path: str, value: object) -> dict:
     ("path", "value", "message"),
     [
         ("notifications.severity.1.min_impact_usd", "lots", "notifications.severity[1].min_impact_usd: Input should "),
-        ("organization.management_account_id", "1234", "organization.management_account_id: '1234' does not match"),
+        (
+            "organization.management_account_id",
+            "1234",
+            "organization.management_account_id: expected a 12-digit account id, quoted, e.g. '012345678901' (got '1234')",
+        ),
         ("organization.regions", [], "organization.regions: needs at least 1 item(s)"),
         ("organization.automation_account_id", KeyError, "organization.automation_account_id: required key is missing"),
         (
             "notifications.slack.default_channel",
             "finops alerts",
-            "notifications.slack.default_channel: 'finops alerts'",
+            "notifications.slack.default_channel: expected a Slack channel: #name in lower case without spaces, or a "
+            "channel id such as C0123ABCD (got 'finops alerts')",
         ),
         (
             "capabilities.ebs_cleanup.mode",

@@ -94,7 +94,7 @@ OFFICE = f"{AT}.schedules.office-hours"
                     {"days": ["tue"], "start": "18:00", "stop": "20:00"},
                 )
             },
-            f"{OFFICE}: periods[0] and periods[1] overlap on tue (07:00-19:00 and 18:00-20:00)",
+            f"{OFFICE}.periods[1]: overlaps periods[0] on tue (07:00-19:00 and 18:00-20:00)",
         ),
         (
             {
@@ -103,7 +103,7 @@ OFFICE = f"{AT}.schedules.office-hours"
                     {"days": ["tue"], "start": "19:00", "stop": "20:00"},
                 )
             },
-            f"{OFFICE}: periods[0] and periods[1] touch on tue (07:00-19:00 and 19:00-20:00)",
+            f"{OFFICE}.periods[1]: touches periods[0] on tue (07:00-19:00 and 19:00-20:00)",
         ),
         (  # crossing midnight into the next day's window
             {
@@ -112,7 +112,7 @@ OFFICE = f"{AT}.schedules.office-hours"
                     {"days": ["sat"], "start": "01:00", "stop": "05:00"},
                 )
             },
-            f"{OFFICE}: periods[0] and periods[1] overlap on sat (22:00-02:00 and 01:00-05:00)",
+            f"{OFFICE}.periods[1]: overlaps periods[0] on sat (22:00-02:00 and 01:00-05:00)",
         ),
         (  # sunday night into monday: the week wraps
             {
@@ -121,7 +121,7 @@ OFFICE = f"{AT}.schedules.office-hours"
                     {"days": ["sun"], "start": "20:00", "stop": "00:00"},
                 )
             },
-            f"{OFFICE}: periods[0] and periods[1] touch on mon (00:00-06:00 and 20:00-00:00)",
+            f"{OFFICE}.periods[1]: touches periods[0] on mon (00:00-06:00 and 20:00-00:00)",
         ),
         (
             {
@@ -173,14 +173,14 @@ OFFICE = f"{AT}.schedules.office-hours"
                 "schedules": {"office,hours": shipped()["capabilities"]["scheduler"]["schedules"]["office-hours"]},
                 "default_by_environment": {},
             },
-            f"{AT}.schedules: schedule name 'office,hours' has characters RDS does not allow in tags (',')",
+            f"{AT}.schedules.office,hours: the schedule name has characters RDS does not allow in tags (',')",
         ),
         (
             {
                 "schedules": {"a&b": shipped()["capabilities"]["scheduler"]["schedules"]["office-hours"]},
                 "default_by_environment": {},
             },
-            f"{AT}.schedules: schedule name 'a&b' has characters RDS does not allow in tags ('&')",
+            f"{AT}.schedules.a&b: the schedule name has characters RDS does not allow in tags ('&')",
         ),
         (
             {"opt_out_value": "always;on"},
