@@ -7,6 +7,7 @@ plays Slack. Each step sends an event the way AWS would and prints what happened
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import sys
@@ -14,8 +15,11 @@ import tempfile
 import textwrap
 import time
 from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import unquote
 
 from finops.models.config import ConfigError, FinOpsConfig, load_config
 
@@ -34,9 +38,61 @@ def with_anomaly_id(source: dict[str, Any], anomaly_id: str) -> dict[str, Any]:
     changed = copy.deepcopy(source)
     message = json.loads(changed["Records"][0]["Sns"]["Message"])
     message["anomalyId"] = anomaly_id
+    if "anomalyDetailsLink" in message:
+        message["anomalyDetailsLink"] = message["anomalyDetailsLink"].replace(source_id(source), anomaly_id)
     changed["Records"][0]["Sns"]["Message"] = json.dumps(message)
     changed["Records"][0]["Sns"]["MessageId"] = f"msg-{anomaly_id}"
     return changed
+
+
+def source_id(source: dict[str, Any]) -> str:
+    return str(json.loads(source["Records"][0]["Sns"]["Message"])["anomalyId"])
+
+
+def grown(source: dict[str, Any], *, total: float, actual: float, at: str) -> dict[str, Any]:
+    """The same EventBridge anomaly, notified again later by Cost Anomaly Detection with a larger impact."""
+    changed = copy.deepcopy(source)
+    changed["id"] = f"{changed['id']}-later"
+    changed["time"] = at
+    changed["detail"]["impact"].update({"totalImpact": total, "totalActualSpend": actual})
+    return changed
+
+
+def across_teams(source: dict[str, Any], anomaly_id: str) -> dict[str, Any]:
+    """The SNS anomaly with a second root cause in another team's account (data-dev): two owning teams."""
+    changed = with_anomaly_id(source, anomaly_id)
+    message = json.loads(changed["Records"][0]["Sns"]["Message"])
+    message["rootCauses"].append(
+        {
+            "linkedAccount": "555555555555",
+            "region": "us-east-1",
+            "service": "Amazon Relational Database Service",
+            "usageType": "USE1-InstanceUsage:db.r6g.2xlarge",
+            "impactContribution": 400.0,
+        }
+    )
+    message["impact"].update({"totalImpact": 1830.0, "totalActualSpend": 2240.0})
+    changed["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    return changed
+
+
+@contextlib.contextmanager
+def clock_at(when: datetime) -> Iterator[None]:
+    """The Slack redrive's wall clock at ``when``: the demo's events are dated, so its "late" must be too."""
+    import finops.handlers.slack_redrive as redrive
+    import finops.runtime as runtime
+
+    def clock() -> datetime:
+        return when
+
+    saved = runtime.wall_clock, getattr(redrive, "wall_clock")  # noqa: B009 - the handler's own binding
+    runtime.wall_clock = clock  # a reload of the handler module re-imports this one
+    setattr(redrive, "wall_clock", clock)  # noqa: B010
+    try:
+        yield
+    finally:
+        runtime.wall_clock = saved[0]
+        setattr(redrive, "wall_clock", saved[1])  # noqa: B010
 
 
 def as_terminal_text(payload: dict[str, Any], width: int = 100) -> list[str]:
@@ -52,7 +108,7 @@ def as_terminal_text(payload: dict[str, Any], width: int = 100) -> list[str]:
             cells = [f["text"].replace("\n", ": ", 1) for f in block["fields"]]
             lines += [f"{cells[i]:<48} {cells[i + 1] if i + 1 < len(cells) else ''}" for i in range(0, len(cells), 2)]
         elif kind == "actions":
-            lines += [f"[{e['text']['text']}] {e.get('url', '')}" for e in block["elements"]]
+            lines += [f"[{e['text']['text']}] {unquote(e.get('url', ''))}" for e in block["elements"]]
         elif kind == "context":
             lines += [e["text"] for e in block["elements"]]
     wrapped: list[str] = []
@@ -116,8 +172,26 @@ class Demo:
             self.result(hub.invoke("anomaly_alerts", event("anomaly_sns")))
             self.say(f"   Slack messages so far: {len(sink.posts)} (one, not two)")
 
-            self.title("The EventBridge form of an anomaly (detail-type 'Anomaly Detected', dimensionValue)")
+            self.title("The EventBridge form of an anomaly (detail-type 'Anomaly Detected'); team data's own tiers")
             self.result(hub.invoke("anomaly_alerts", event("anomaly_eventbridge")))
+
+            self.title("The anomaly grows: AWS notifies again for the same anomalyId, now in a more severe tier")
+            before = len(sink.posts)
+            bigger = grown(event("anomaly_eventbridge"), total=2400.0, actual=2530.0, at="2026-11-27T16:30:00Z")
+            self.result(hub.invoke("anomaly_alerts", bigger))
+            self.show(sink.posts[before])
+            replies = [p for p in sink.posts[before:] if p.payload.get("thread_ts")]
+            self.say(f"   and in the first message's thread: {replies[0].payload['text'] if replies else '(none)'}")
+            self.result(
+                hub.invoke("anomaly_alerts", grown(bigger, total=2410.0, actual=2540.0, at="2026-11-27T20:30:00Z"))
+            )
+            self.say(f"   Slack messages for it: {len(sink.posts) - before} (a repeat in the same tier posts nothing)")
+
+            self.title("One anomaly, two teams' accounts: each owning team gets its own part")
+            before = len(sink.posts)
+            self.result(hub.invoke("anomaly_alerts", across_teams(event("anomaly_sns"), "demo-two-teams")))
+            for post in sink.posts[before:]:
+                self.show(post)
 
             self.title("A drifted anomaly: date-only window, only maxImpact, a root cause with only a service")
             self.result(hub.invoke("anomaly_alerts", event("anomaly_sns_drifted")))
@@ -139,10 +213,13 @@ class Demo:
             sink.go_down()
             self.result(hub.invoke("anomaly_alerts", with_anomaly_id(event("anomaly_sns"), "demo-during-outage")))
             self.say(f"   retry queue depth: {hub.queue_depth(hub.retry_queue_url)}")
-            hub.drain_retry_queue()
+            sent_at = datetime.fromisoformat(event("anomaly_sns")["Records"][0]["Sns"]["Timestamp"])
+            with clock_at(sent_at + timedelta(minutes=15)):  # the redrive's schedule: every 15 minutes
+                hub.drain_retry_queue()
             self.say(f"   redrive while still down: queue depth {hub.queue_depth(hub.retry_queue_url)} (kept)")
             sink.come_back()
-            hub.drain_retry_queue()
+            with clock_at(sent_at + timedelta(minutes=47)):
+                hub.drain_retry_queue()
             self.say(
                 f"   Slack back, redrive: queue depth {hub.queue_depth(hub.retry_queue_url)}, "
                 f"delivered to {sink.posts[-1].channel}"

@@ -7,11 +7,13 @@ Assertions are on what an on-call engineer reads and on what must never happen (
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from finops.services.audit import read_trail
 from tests.conftest import anomaly_event, load_event
+from tools.demo import across_teams, clock_at, grown
 from tools.local_hub import LocalHub, sqs_record
 
 pytestmark = pytest.mark.usefixtures("sim")
@@ -78,7 +80,12 @@ def test_a_redelivered_event_posts_once(hub: LocalHub, sink):
         (
             "anomaly_sns_drifted",
             "#finops-alerts",
-            ["$64.50", "2026-11-25 → 2026-11-26 (2 days)", "Amazon Simple Storage Service"],
+            [
+                "Max daily impact",
+                "$164.50 a day at most",
+                "2026-11-25 → 2026-11-26 (2 days)",
+                "Amazon Simple Storage Service",
+            ],
         ),
         (
             "budget_actual_sns",
@@ -164,14 +171,15 @@ def test_slack_down_parks_the_alert_and_delivers_it_after_recovery(hub: LocalHub
     assert hub.queue_depth(hub.retry_queue_url) == 1  # kept for the next poll
 
     sink.come_back()
-    hub.drain_retry_queue()
+    with clock_at(datetime(2026, 11, 27, 9, 1, 3, tzinfo=UTC)):  # 47 minutes after SNS sent it
+        hub.drain_retry_queue()
 
     [post] = sink.posts
     assert post.channel == "#payments-oncall"
     assert "$1,430.00" in readable(post)
     assert post.payload["blocks"][0]["elements"][0]["text"] == (
-        ":warning: Delivered late: held since 2026-11-27 08:14 UTC because Slack did not take the message for "
-        "#payments-oncall: HTTP 503"
+        ":warning: Delivered 47 minutes late: held since 2026-11-27 08:14 UTC because Slack did not take the "
+        "message for #payments-oncall: HTTP 503"
     )
     assert hub.queue_depth(hub.retry_queue_url) == 0
     actions = [r["action"] for r in read_trail(hub.dynamodb, hub.audit_table)]
@@ -354,3 +362,96 @@ def test_a_redelivered_redrive_batch_posts_once(hub: LocalHub, sink):
     hub.invoke("slack_redrive", batch, retry_attempts=0)  # the function timed out before SQS deleted it
 
     assert len(sink.posts) == 1
+
+
+def emitted(capsys, metric: str) -> int:
+    """How often the handlers emitted ``metric`` (Powertools writes EMF JSON lines to stdout)."""
+    total = 0
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            total += int(sum(json.loads(line).get(metric, [0])))
+    return total
+
+
+def test_a_redirected_alert_does_not_page_the_default_channel_and_is_counted(hub: LocalHub, sink, capsys):
+    sink.refuse_channel("#payments-oncall", "not_in_channel")
+
+    hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+
+    [post] = sink.posts
+    assert post.channel == "#finops-alerts"
+    assert "<!here>" not in json.dumps(post.payload)
+    assert "<!subteam^S0PAYMENTS>" not in json.dumps(post.payload)
+    assert emitted(capsys, "AlertsRedirected") == 1
+
+
+def test_a_retried_invalid_event_counts_once(hub: LocalHub, capsys):
+    run = hub.invoke("anomaly_alerts", load_event("invalid_not_json_sns"))
+
+    assert run.attempts == 3  # Lambda tried it three times
+    assert emitted(capsys, "InvalidEvents") == 1
+
+    hub.invoke("anomaly_alerts", load_event("invalid_not_json_sns"))  # SNS delivers the same message again
+    assert emitted(capsys, "InvalidEvents") == 0
+
+
+def test_an_anomaly_that_grows_into_a_more_severe_tier_posts_an_update(hub: LocalHub, sink):
+    hub.invoke("anomaly_alerts", load_event("anomaly_eventbridge"))  # $272: low for team data
+    assert len(sink.posts) == 1
+    bigger = grown(load_event("anomaly_eventbridge"), total=2400.0, actual=2530.0, at="2026-11-27T16:30:00Z")
+
+    run = hub.invoke("anomaly_alerts", bigger)
+
+    [update, reply] = sink.posts[1:]
+    assert "escalated from low to critical: posted to #data-oncall" in run.result["acted"][0]["reason"]
+    assert update.channel == "#data-oncall"
+    assert update.payload["blocks"][0]["text"]["text"].startswith("CRITICAL (was LOW) · Cost anomaly: $2,400.00")
+    assert update.payload["text"].startswith("<!here> [CRITICAL (was LOW)]")  # data's critical tier pages
+    assert reply.payload["thread_ts"].endswith(".000001")  # the first message's ts: the sink numbers its posts
+    assert reply.payload["text"].startswith("Escalated from LOW to CRITICAL: AWS now reports $2,400.00")
+
+
+def test_a_repeat_in_the_same_or_a_lower_tier_stays_suppressed(hub: LocalHub, sink):
+    hub.invoke("anomaly_alerts", load_event("anomaly_eventbridge"))
+    bigger = grown(load_event("anomaly_eventbridge"), total=2400.0, actual=2530.0, at="2026-11-27T16:30:00Z")
+    hub.invoke("anomaly_alerts", bigger)
+    posts = len(sink.posts)
+
+    again = hub.invoke("anomaly_alerts", grown(bigger, total=2450.0, actual=2580.0, at="2026-11-27T20:30:00Z"))
+    lower = hub.invoke("anomaly_alerts", load_event("anomaly_eventbridge"))
+
+    assert len(sink.posts) == posts
+    assert again.result["counts"] == {"acted": 0, "skipped": 1, "failed": 0}
+    assert lower.result["counts"] == {"acted": 0, "skipped": 1, "failed": 0}
+
+
+def test_an_anomaly_across_two_teams_reaches_both_once(hub: LocalHub, sink):
+    shared = across_teams(load_event("anomaly_sns"), "two-teams")
+
+    hub.invoke("anomaly_alerts", shared)
+    again = hub.invoke("anomaly_alerts", shared)
+
+    assert sorted(p.channel for p in sink.posts) == ["#data-oncall", "#payments-oncall"]
+    data = next(p for p in sink.posts if p.channel == "#data-oncall")
+    assert "$400.00 of $1,830.00" in readable(data)
+    assert "USE1-InstanceUsage:db.r6g.2xlarge" in readable(data)
+    assert "EU-BoxUsage:p4d.24xlarge`" not in readable(data)
+    assert again.result["counts"] == {"acted": 0, "skipped": 2, "failed": 0}
+
+
+def test_an_anomaly_below_the_least_severe_tier_is_reported_not_posted(hub: LocalHub, sink):
+    event = anomaly_event("tiny")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    message["impact"] = {"totalImpact": 6.0, "totalImpactPercentage": 20.0}
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+
+    run = hub.invoke("anomaly_alerts", event)
+
+    assert not sink.posts
+    assert "below the least severe tier (low: at least $100 and 20%): not posted" in run.result["skipped"][0]["reason"]
+
+
+def test_the_message_names_the_account_owner_tag(hub: LocalHub, sink):
+    hub.invoke("anomaly_alerts", load_event("anomaly_sns"))
+
+    assert "*Owner*\nmaria.garcia@acme.example" in readable(sink.posts[0])

@@ -85,9 +85,9 @@ def test_accounts_sit_in_their_ou(default_sim: SimulatedOrganization, account: s
     ("account", "tags"),
     [
         ("222222222222", {"team": "platform", "environment": "prod", "cost-center": "CC-0001"}),
-        ("333333333333", {"team": "payments", "environment": "prod"}),
+        ("333333333333", {"team": "payments", "environment": "prod", "owner": "maria.garcia@acme.example"}),
         ("444444444444", {"team": "payments", "environment": "staging"}),
-        ("555555555555", {"team": "data", "environment": "dev"}),
+        ("555555555555", {"team": "data", "environment": "dev", "owner": "dana.kim@acme.example"}),
         ("666666666666", {}),
         ("777777777777", {"team": "platform", "environment": "dev"}),
     ],

@@ -19,17 +19,29 @@ def test_demo_runs_every_capability_and_reports_what_happened(config):
     text = out.getvalue()
     assert "posted to #payments-oncall (critical, team payments)" in text
     assert "Slack messages so far: 1 (one, not two)" in text
-    assert "posted to #data-oncall (high, team data)" in text
-    assert "posted to #finops-alerts (medium, team unknown)" in text
+    assert "posted to #data-oncall (low, team data)" in text  # team data's own tiers
+    assert "escalated from low to critical: posted to #data-oncall (critical, team data)" in text
+    assert "and in the first message's thread: Escalated from LOW to CRITICAL" in text
+    assert "Slack messages for it: 2 (a repeat in the same tier posts nothing)" in text
+    assert "anomaly:demo-two-teams (payments): posted to #payments-oncall (critical, team payments)" in text
+    assert "anomaly:demo-two-teams (data): posted to #data-oncall (low, team data)" in text
+    assert "posted to #finops-alerts (low, team unknown)" in text
+    assert "*Max daily impact*: $164.50 a day at most" in text
+    assert "*Owner*: maria.garcia@acme.example" in text
+    assert "[Open in Cost Explorer] https://console.aws.amazon.com/cost-management/home#/cost-explorer?" in text
+    assert "budgets/details?name=payments-staging-monthly" in text
+    assert ":money_with_wings: *ACTUAL*: $912.40 spent, 91% of the budget" in text  # high: no mention
     assert "Slack saw 2 requests [429, 200]" in text
     assert "Slack back, redrive: queue depth 0, delivered to #payments-oncall" in text
-    assert "the late message reads: :warning: Delivered late: held since 2026-11-27 08:14 UTC" in text
+    assert "the late message reads: :warning: Delivered 47 minutes late: held since 2026-11-27 08:14 UTC" in text
     assert "on-failure queue finops-anomaly-alerts-failures holds 1 event(s)" in text
     assert (
         "posted to #finops-alerts (critical, team payments); redirected: Slack refused #payments-oncall: "
         "not_in_channel (invite the bot to the channel)" in text
     )
     assert ":warning: Meant for #payments-oncall, which refused it" in text
+    redirected = text.split("The bot was removed from #payments-oncall", 1)[1].split("\n1", 1)[0]
+    assert "<!here>" not in redirected.split("└─", 1)[0]  # not paging the default channel for payments
     # The scheduler: a preview that changes nothing, the evening stop, the kill switch, the morning start.
     assert "(reconcile, report mode): 11 acted, 2 failed, 6 skipped worth knowing" in text
     assert "payments-checkout-staging still min 1 / desired 2 / max 4" in text
@@ -53,5 +65,5 @@ def test_demo_runs_every_capability_and_reports_what_happened(config):
     assert "Recycle Bin: 1 volume not deleted in us-east-1" in text
     assert "restore: `make" in text
     assert "restored: vol-" in text
-    assert "Slack sink received 26 messages" in text
-    assert "Audit trail (finops-audit, 63 records)" in text
+    assert "Slack sink received 30 messages" in text
+    assert "Audit trail (finops-audit, 67 records)" in text

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from finops.aws.clients import AwsClients
 from finops.aws.organizations import DIRECTORY_PERMISSIONS
 from finops.models.events import InvalidEvent, alerts_from_event
 from finops.models.summary import RunFailed
-from finops.runtime import alert_run
-from finops.services.alerts import process_alerts
+from finops.runtime import alert_run, once_per_key
+from finops.services.alerts import count_invalid_event, process_alerts
+from finops.services.heartbeat import deliver_synthetic, split_synthetic
 from finops.settings import Settings, config_at
 
 # IAM actions beyond the CDK grants (tables, queue, secret); the hub construct grants exactly these.
@@ -34,8 +34,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         alerts, now = alerts_from_event(event)
     except InvalidEvent as exc:
         # Raised, not swallowed: Lambda retries, then the on-failure destination keeps the event and this reason.
-        metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
+        # Counted in InvalidEvents once per event, not once per retry.
         logger.error("invalid event", reason=str(exc))
+        once = once_per_key(AwsClients(), settings.idempotency_table_name, context)
+        count_invalid_event(event, once=once, run_id=context.aws_request_id, reason=str(exc))
         raise
     run = alert_run(
         AwsClients(),
@@ -46,7 +48,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         actor=context.function_name,
         lambda_context=context,
     )
+    synthetic, alerts = split_synthetic(alerts)  # make smoke and the heartbeat: no routing, no once-only
     summary = process_alerts(alerts, run)
+    deliver_synthetic(synthetic, run, summary)
     logger.info("run finished", **summary.to_json())
     if not summary.ok:
         raise RunFailed(summary)

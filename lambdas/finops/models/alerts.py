@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
@@ -43,6 +44,12 @@ class AnomalyImpact(_Tolerant):
         if self.total_actual_spend is not None and self.total_expected_spend is not None:
             return self.total_actual_spend - self.total_expected_spend
         return self.max_impact
+
+    @property
+    def daily_max_only(self) -> bool:
+        """True when the only amount reported is ``maxImpact``: the largest single day, not the anomaly's total."""
+        spend_known = self.total_actual_spend is not None and self.total_expected_spend is not None
+        return self.total_impact is None and not spend_known and self.max_impact is not None
 
     @property
     def impact_percent(self) -> Decimal | None:
@@ -143,6 +150,9 @@ class CostAnomaly(_Tolerant):
         return self.account_id
 
 
+BUDGET_DETAILS = "https://console.aws.amazon.com/costmanagement/home#/budgets/details"
+
+
 class BudgetAlert(BaseModel):
     """One AWS Budgets notification, parsed from its plain-text SNS message."""
 
@@ -161,6 +171,7 @@ class BudgetAlert(BaseModel):
     amount_usd: Decimal | None = None
     threshold_usd: Decimal | None = None
     budgeted_usd: Decimal | None = None
+    covers: str | None = None  # what the budget's filters select, when the notification says
 
     @property
     def idempotency_key(self) -> str:
@@ -168,7 +179,8 @@ class BudgetAlert(BaseModel):
 
     @property
     def console_link(self) -> str:
-        return "https://console.aws.amazon.com/billing/home#/budgets"
+        """The budget itself in the Billing and Cost Management console (of the account that owns the budget)."""
+        return f"{BUDGET_DETAILS}?name={quote(self.budget_name, safe='')}"
 
 
 Alert = CostAnomaly | BudgetAlert

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -198,13 +198,16 @@ class SlackTransport:
         self._policy = policy
 
     def post(self, message: SlackMessage) -> Literal["webhook", "api"]:
+        return self.send(message)[0]
+
+    def send(self, message: SlackMessage) -> tuple[Literal["webhook", "api"], str | None]:
+        """How it went and the message's ``ts`` (the Web API returns it; a webhook does not)."""
         webhook = self._credentials.webhooks.get(message.channel)
         if webhook is not None:
             self._post_webhook(webhook.get_secret_value(), message)
-            return "webhook"
+            return "webhook", None
         if self._credentials.bot_token is not None:
-            self._post_api(self._credentials.bot_token.get_secret_value(), message)
-            return "api"
+            return "api", self._post_api(self._credentials.bot_token.get_secret_value(), message)
         raise DeliveryError(
             f"the Slack secret has no incoming webhook for {message.channel} and no bot_token", scope="channel"
         )
@@ -226,13 +229,15 @@ class SlackTransport:
                 scope="channel" if scope == "credentials" else scope,
             )
 
-    def _post_api(self, token: str, message: SlackMessage) -> None:
+    def _post_api(self, token: str, message: SlackMessage) -> str | None:
         kwargs: dict[str, Any] = {"token": token, "timeout": self._policy.timeout_seconds}
         if self._credentials.api_url:
             kwargs["base_url"] = self._credentials.api_url
         client = WebClient(retry_handlers=self._policy.handlers(), **kwargs)
         try:
-            client.chat_postMessage(channel=message.channel, text=message.text, blocks=list(message.blocks))
+            response = client.chat_postMessage(
+                channel=message.channel, text=message.text, blocks=list(message.blocks), thread_ts=message.thread_ts
+            )
         except SlackApiError as exc:
             response = exc.response
             error = str(response.get("error", "")) if isinstance(response.data, dict) else ""
@@ -243,6 +248,8 @@ class SlackTransport:
             ) from exc
         except OSError as exc:
             raise DeliveryError(f"chat.postMessage to {message.channel} unreachable: {exc}") from exc
+        ts = response.get("ts") if isinstance(response.data, dict) else None
+        return str(ts) if ts else None
 
 
 def credentials_from_secret(secret: object, *, secret_name: str) -> SlackCredentials:
@@ -266,6 +273,7 @@ class Delivery:
     reason: str = ""
     intended: str | None = None
     scope: FailureScope | None = None
+    ts: str | None = None  # the posted message's Slack ts (Web API only): what a later thread reply needs
 
 
 class SlackSender:
@@ -282,19 +290,27 @@ class SlackSender:
         its plain text, which Slack always renders."""
         transport = self._transport()
         try:
-            return Delivery(message.channel, "delivered", via=transport.post(message))
+            via, ts = transport.send(message)
+            return Delivery(message.channel, "delivered", via=via, ts=ts)
         except DeliveryError as refused:
             if refused.scope == "message" and message.blocks:
-                plain = SlackMessage(message.channel, f"{message.text} (formatting rejected: {refused.reason})", ())
-                return Delivery(
-                    message.channel, "delivered", via=transport.post(plain), reason=f"as plain text: {refused.reason}"
-                )
+                plain = replace(message, text=f"{message.text} (formatting rejected: {refused.reason})", blocks=())
+                via, ts = transport.send(plain)
+                return Delivery(message.channel, "delivered", via=via, reason=f"as plain text: {refused.reason}", ts=ts)
             if refused.scope != "channel" or message.channel == self._fallback:
                 raise
-            redirected = message.with_banner(f"Meant for {message.channel}, which refused it: {refused.reason}.")
-            via = transport.post(redirected.to(self._fallback))
+            # On another team's behalf: the default channel is not paged for it (the banner says whose it is).
+            redirected = message.without_mentions().with_banner(
+                f"Meant for {message.channel}, which refused it: {refused.reason}."
+            )
+            via, ts = transport.send(replace(redirected.to(self._fallback), thread_ts=None))
             return Delivery(
-                self._fallback, "delivered", via=via, reason=f"redirected: {refused.reason}", intended=message.channel
+                self._fallback,
+                "delivered",
+                via=via,
+                reason=f"redirected: {refused.reason}",
+                intended=message.channel,
+                ts=ts,
             )
 
 

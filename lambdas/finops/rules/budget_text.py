@@ -62,4 +62,14 @@ def parse_budget_alert(text: str, *, message_id: str) -> BudgetAlert:
         amount_usd=dollars(amount),
         threshold_usd=dollars(fields.get("alert threshold")),
         budgeted_usd=dollars(fields.get("budgeted amount")),
+        covers=_covers(fields),
     )
+
+
+def _covers(fields: dict[str, str]) -> str | None:
+    """What the budget's filters select, when the notification carries a filter line (``Cost Filters: ...``,
+    ``Budget Filters: ...``). AWS's default text has none; then the message says so instead of guessing."""
+    for key, value in fields.items():
+        if "filter" in key and value.strip():
+            return value.strip()
+    return None

@@ -22,6 +22,20 @@ metrics = Metrics()
 MIN_TIME_LEFT_MS = 20_000  # a post that retries can take ~16 s; do not start one we cannot finish
 
 
+def how_late(parked_at: datetime, now: datetime) -> str:
+    """``47 minutes``, ``3 hours 5 minutes``, ``2 days 4 hours``: how long a message waited, for the banner."""
+    minutes = max(0, round((now - parked_at).total_seconds() / 60))
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours, rest = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} hours" + (f" {rest} minute{'s' if rest != 1 else ''}" if rest else "")
+    days, hours = divmod(hours, 24)
+    return f"{days} days" + (f" {hours} hour{'s' if hours != 1 else ''}" if hours else "")
+
+
 class Redrive:
     def __init__(
         self,
@@ -61,8 +75,14 @@ class Redrive:
 
     def _send(self, parked: Parked) -> Result:
         held_since = parked.parked_at[:16].replace("T", " ")
-        late = parked.message.with_banner(f"Delivered late: held since {held_since} UTC because {parked.reason}")
+        now = self._clock()
+        late = parked.message.with_banner(
+            f"Delivered {how_late(datetime.fromisoformat(parked.parked_at), now)} late: held since {held_since} UTC "
+            f"because {parked.reason}"
+        )
         delivery = self._sender.send(late)
+        if delivery.intended:
+            metrics.add_metric(name="AlertsRedirected", unit=MetricUnit.Count, value=1)
         record_after_the_fact(
             self._audit,
             AuditRecord(
@@ -72,7 +92,7 @@ class Redrive:
                 target=f"slack:{delivery.channel}",
                 reason=f"redelivered {parked.key} parked at {parked.parked_at} ({parked.reason})"
                 + (f"; {delivery.reason}" if delivery.reason else ""),
-                at=self._clock(),
+                at=now,
                 mode="enforce",
                 after={"status": delivery.status, "via": delivery.via, "intended": delivery.intended},
             ),

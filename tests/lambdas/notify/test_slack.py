@@ -82,11 +82,11 @@ def test_a_message_slack_cannot_render_is_sent_as_plain_text():
     sent: list[SlackMessage] = []
 
     class RejectsBlocks:
-        def post(self, message):
+        def send(self, message):
             sent.append(message)
             if message.blocks:
                 raise DeliveryError("Slack refused #payments-oncall: invalid_blocks", scope="message")
-            return "api"
+            return "api", "1.1"
 
     delivery = SlackSender(transport=lambda: RejectsBlocks(), fallback_channel="#finops-alerts").send(MESSAGE)
 
@@ -194,5 +194,40 @@ class _Refusing:
     def __init__(self, error: DeliveryError) -> None:
         self.error = error
 
-    def post(self, message):
+    def send(self, message):
         raise self.error
+
+
+PAGING = SlackMessage(
+    channel="#payments-oncall",
+    text="<!here> [CRITICAL] Cost anomaly",
+    blocks=({"type": "section", "text": {"type": "mrkdwn", "text": "<!here> :red_circle: Largest cause"}},),
+    mentions="<!here> ",
+)
+
+
+def test_a_message_redirected_to_the_default_channel_pages_nobody_there(sink):
+    sink.refuse_channel("#payments-oncall", "not_in_channel")
+
+    delivery = sender_for(sink).send(PAGING)
+
+    [post] = sink.posts
+    assert (post.channel, delivery.intended) == ("#finops-alerts", "#payments-oncall")
+    assert "<!here>" not in json.dumps(post.payload)
+    assert post.payload["text"].startswith("(Meant for #payments-oncall, which refused it")
+
+
+def test_the_bot_post_returns_its_ts_and_a_reply_goes_to_its_thread(sink):
+    sender = sender_for(sink)
+
+    first = sender.send(MESSAGE)
+    sender.send(SlackMessage("#payments-oncall", "escalated", (), thread_ts=first.ts))
+
+    assert first.ts
+    assert sink.posts[1].payload["thread_ts"] == first.ts
+
+
+def test_a_parked_message_keeps_its_mentions_and_thread():
+    message = SlackMessage("#c", "<!here> x", (), mentions="<!here> ", thread_ts="1.2")
+
+    assert SlackMessage.from_json(json.loads(json.dumps(message.to_json()))) == message
