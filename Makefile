@@ -16,6 +16,7 @@ CONFIG ?= finops.yaml
 FN     ?=
 EVENT  ?=
 ESTATE ?=
+ESTATE_OUT ?=
 ENFORCE ?=
 TARGETS ?=
 TEST_WORKERS ?= 2
@@ -29,18 +30,37 @@ ROLE   ?=
 # One account per deploy: management-account credentials for FinOpsManagement, hub credentials for FinOpsHub.
 # FinOpsMember (one region: the role is global) and FinOpsMemberRegional (every region of organization.regions: the
 # Recycle Bin rules) go out as StackSets (docs/architecture.md), not through `make deploy`.
-STACKS ?= FinOpsManagement FinOpsHub
+STACKS ?=
+ONE_STACK = test -n "$(STACKS)" -a "$(words $(STACKS))" = 1 || { echo "usage: make $@ STACKS=FinOpsManagement|FinOpsHub [CONFIG=<file>]: one stack, deployed with that account's own credentials (docs/deploy.md)" >&2; exit 2; }
+# The CDK CLI, pinned to one exact release: at least the minimumCliVersion of the cloud assembly that the pinned
+# aws-cdk-lib writes (tests/test_makefile.py checks it). The package bundles its dependencies, so this pins all npx
+# fetches. Bump it with aws-cdk-lib (docs/release.md).
+CDK_CLI_VERSION := 2.1148.1
+CDK := $(BIN)/npx --yes aws-cdk@$(CDK_CLI_VERSION)
+RUN ?=
+# make smoke: the message's form, how long to wait, and one profile per account (else the standard chain).
+KIND ?=
+SMOKE_TIMEOUT ?=
+MANAGEMENT_PROFILE ?=
+HUB_PROFILE ?=
 
-.PHONY: help venv layer synth lint types test demo invoke run restore schedule bench deploy clean
+.PHONY: help venv layer synth lint types test demo invoke run restore schedule bench deploy diff destroy bootstrap execution-policies clean org-resource-policy smoke preflight
 help:
 	@echo "make demo     run the product on a simulated Organization (moto) with a local Slack sink"
 	@echo "make test     ruff, mypy, pytest (incl. cdk-nag and cfn-lint on every synthesized template)"
 	@echo "make synth    write the CloudFormation templates to cdk.out/"
-	@echo "make invoke FN=anomaly_alerts EVENT=tests/events/anomaly_sns.json [ESTATE=..] [CONFIG=..]"
+	@echo "make invoke FN=anomaly_alerts EVENT=tests/events/anomaly_sns.json [ESTATE=..] [ESTATE_OUT=full] [CONFIG=..]"
+	@echo "             its estate key holds what the run changed; ESTATE_OUT=full (--estate-out full): the whole estate"
 	@echo "make run    FN=anomaly_alerts EVENT=... [CONFIG=..]   the same against real AWS (report mode by default)"
 	@echo "make restore RECORD=<audit record id> [ENFORCE=yes] [AUDIT=<run document>] [ROLE=..] [CONFIG=..]   a deleted volume back"
 	@echo "make schedule SCHEDULE=office-hours FROM=2026-03-28 TO=2026-03-31 [AT=<ISO,ISO,..>] [CONFIG=..]   preview"
 	@echo "make deploy STACKS=FinOpsHub [CONFIG=..]   cdk deploy with your AWS credentials (see README.md for the order)"
+	@echo "make diff STACKS=FinOpsHub [CONFIG=..]   what a deploy would change; make destroy STACKS=.. removes the stacks"
+	@echo "make execution-policies [CONFIG=..]   docs/deploy/execution-policy-<Stack>.json from the synthesized stacks"
+	@echo "make bootstrap STACKS=FinOpsHub [CONFIG=..] [RUN=yes]   create-policy + cdk bootstrap steps (docs/deploy.md)"
+	@echo "make org-resource-policy [CONFIG=..]   the Organizations resource-policy statement to merge into yours"
+	@echo "make preflight [CONFIG=..] [MANAGEMENT_PROFILE=..] [HUB_PROFILE=..]   read-only: what the Organization has that a deploy collides with or needs"
+	@echo "make smoke [CONFIG=..] [KIND=heartbeat] [SMOKE_TIMEOUT=120] [MANAGEMENT_PROFILE=..] [HUB_PROFILE=..]   prove the deployed alert path"
 
 # Set-up talks on stderr: `make invoke`/`make run` promise one JSON document on stdout, even on their first run.
 $(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt
@@ -74,12 +94,12 @@ demo: $(STAMP)
 	$(BIN)/python -m tools.demo --config $(CONFIG)
 
 invoke: $(STAMP)
-	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<file> [ESTATE=<file>] [CONFIG=<file>] [TARGETS=<file>]" >&2; exit 2; }
-	@$(BIN)/python -m tools.cli invoke --function $(FN) --event $(EVENT) --config $(CONFIG) $(if $(ESTATE),--estate $(ESTATE)) $(if $(TARGETS),--targets $(TARGETS))
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<file> [ESTATE=<file>] [ESTATE_OUT=changes|full] [CONFIG=<file>] [TARGETS=<file>]" >&2; exit 2; }
+	@$(BIN)/python -m tools.cli invoke --function $(FN) --event $(EVENT) --config $(CONFIG) $(if $(ESTATE),--estate $(ESTATE)) $(if $(ESTATE_OUT),--estate-out $(ESTATE_OUT)) $(if $(TARGETS),--targets $(TARGETS))
 
 run: $(STAMP)
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make run FN=<function> EVENT=<file> [CONFIG=<file>] [ENFORCE=yes] [TARGETS=<file>]" >&2; exit 2; }
-	@$(BIN)/python -m tools.cli run --function $(FN) --event $(EVENT) --config $(CONFIG) $(if $(filter yes YES Yes true 1,$(ENFORCE)),--enforce) $(if $(TARGETS),--targets $(TARGETS))
+	@$(BIN)/python -m tools.cli run --function $(FN) --event $(EVENT) --config $(CONFIG) $(if $(filter yes YES Yes true 1,$(ENFORCE)),--enforce) $(if $(ESTATE_OUT),--estate-out $(ESTATE_OUT)) $(if $(TARGETS),--targets $(TARGETS))
 
 restore: $(STAMP)
 	@test -n "$(RECORD)" || { echo "usage: make restore RECORD=<run id>/<account>/<region>/<volume id> [ENFORCE=yes] [AUDIT=<run document>] [ROLE=<role>] [CONFIG=<file>]" >&2; exit 2; }
@@ -93,7 +113,38 @@ bench: $(STAMP)
 	$(BIN)/python -m tools.bench
 
 deploy: $(STAMP) $(LAYER)
-	$(BIN)/npx --yes aws-cdk@2 deploy $(STACKS) --context finops:config=$(CONFIG) --require-approval broadening
+	@$(ONE_STACK)
+	$(CDK) deploy $(STACKS) --context finops:config=$(CONFIG) --require-approval broadening
+
+diff: $(STAMP) $(LAYER)
+	@$(ONE_STACK)
+	$(CDK) diff $(STACKS) --context finops:config=$(CONFIG)
+
+destroy: $(STAMP) $(LAYER)
+	@$(ONE_STACK)
+	$(CDK) destroy $(STACKS) --context finops:config=$(CONFIG)
+
+# Least-privilege CloudFormation execution policies, one per stack, from what `make synth` wrote (docs/deploy.md).
+execution-policies: synth
+	$(BIN)/python -m tools.execution_policy write --cdk-out $(CDK_OUTDIR) --out docs/deploy
+
+# Your accounts' policies (from CONFIG) go to build/deploy/; prints the steps, RUN=yes runs the one stack's bootstrap.
+bootstrap: synth
+	@$(BIN)/python -m tools.execution_policy write --cdk-out $(CDK_OUTDIR) --out build/deploy >/dev/null
+	@$(BIN)/python -m tools.execution_policy steps --cdk-out $(CDK_OUTDIR) --out build/deploy $(if $(STACKS),--stacks "$(STACKS)") --cdk "$(CDK)" $(if $(filter yes YES Yes true 1,$(RUN)),--run)
+
+# After a deploy: a synthetic anomaly through topic → function → Slack, with your credentials (docs/smoke.md).
+smoke: $(STAMP)
+	@$(BIN)/python -m tools.smoke --config $(CONFIG) $(if $(KIND),--kind $(KIND)) $(if $(SMOKE_TIMEOUT),--timeout $(SMOKE_TIMEOUT)) $(if $(MANAGEMENT_PROFILE),--management-profile $(MANAGEMENT_PROFILE)) $(if $(HUB_PROFILE),--hub-profile $(HUB_PROFILE))
+
+# The statement for an Organization whose resource policy is the user's (organization.manage_resource_policy: false).
+org-resource-policy: $(STAMP)
+	@$(BIN)/python -m tools.org_policy --config $(CONFIG)
+
+# Read-only, with the management account's credentials (like `make run`): one JSON document on stdout, a table on
+# stderr; exits 1 when a finding is a blocker (docs/prerequisites.md).
+preflight: $(STAMP)
+	@$(BIN)/python -m tools.preflight --config $(CONFIG) $(if $(MANAGEMENT_PROFILE),--management-profile $(MANAGEMENT_PROFILE)) $(if $(HUB_PROFILE),--hub-profile $(HUB_PROFILE))
 
 clean:
 	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -20,7 +20,6 @@ from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from finops.models.config import ConfigError, load_config  # noqa: E402
 from stacks.app_stacks import create_stacks  # noqa: E402
 from stacks.constructs.layers import LayerNotBuiltError  # noqa: E402
-from stacks.tagging import OwnTagsError  # noqa: E402
 
 LAYER_DIR = ROOT / "build" / "layer"
 
@@ -36,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(config_path)
         create_stacks(app, config, layer_dir=LAYER_DIR)
-    except (ConfigError, OwnTagsError, LayerNotBuiltError) as exc:
+    except (ConfigError, LayerNotBuiltError) as exc:
         print(exc, file=sys.stderr)
         return 2
     # cdk-nag v3 is a policy-validation plugin: any unacknowledged finding fails the synth with a report.

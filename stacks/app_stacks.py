@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import App, BootstraplessSynthesizer, Environment, Tags
+from aws_cdk import App, BootstraplessSynthesizer, Environment
 
 from finops.models.config import FinOpsConfig
 from stacks.hub_stack import FinOpsHubStack
@@ -13,7 +13,7 @@ from stacks.management_stack import FinOpsManagementStack
 from stacks.member_regional_stack import FinOpsMemberRegionalStack
 from stacks.member_stack import FinOpsMemberStack
 from stacks.naming import ALERTS_REGION
-from stacks.tagging import own_resource_tags
+from stacks.tagging import tag_own_resources
 
 
 @dataclass(frozen=True)
@@ -25,12 +25,12 @@ class FinOpsStacks:
 
 
 def create_stacks(app: App, config: FinOpsConfig, *, layer_dir: Path) -> FinOpsStacks:
-    """The four stacks for ``config``, every resource tagged so it passes the taxonomy the config ships.
+    """The four stacks for ``config``, every resource tagged with ``own_tags`` (which the config model has checked
+    against the taxonomy the config ships).
 
-    Raises ``stacks.tagging.OwnTagsError`` or ``stacks.constructs.layers.LayerNotBuiltError`` before creating anything
-    that could deploy half-configured.
+    Raises ``stacks.constructs.layers.LayerNotBuiltError`` before creating anything that could deploy
+    half-configured.
     """
-    tags = own_resource_tags(config)
     organization = config.organization
     stacks = FinOpsStacks(
         management=FinOpsManagementStack(
@@ -66,6 +66,5 @@ def create_stacks(app: App, config: FinOpsConfig, *, layer_dir: Path) -> FinOpsS
             description="FinOps: alert functions, Slack delivery and audit trail (automation account)",
         ),
     )
-    for key, value in tags.items():
-        Tags.of(app).add(key, value)
+    tag_own_resources(app, config)
     return stacks

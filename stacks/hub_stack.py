@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -17,7 +19,8 @@ from constructs import Construct
 from finops.handlers import CAPABILITY_WORKERS
 from finops.models.config import CapabilitiesConfig, EngineConfig, FinOpsConfig
 from finops.settings import Settings
-from stacks.constructs.lambda_function import FinOpsFunction
+from stacks.constructs.heartbeat import HeartbeatAlarm
+from stacks.constructs.lambda_function import METRICS_NAMESPACE, FinOpsFunction
 from stacks.constructs.layers import CONFIG_PATH, ConfigLayer, DependencyLayer
 from stacks.constructs.run_engine import RunEngine, RunSchedule
 from stacks.constructs.service_topic import Publisher, ServicePublishedTopic
@@ -104,7 +107,12 @@ class FinOpsHubStack(Stack):
                 )
             ],
         )
-        self.state = StateTables(self, "State")
+        self.state = StateTables(
+            self,
+            "State",
+            adopt_audit_table=config.reinstall.audit_table_name,
+            adopt_state_table=config.reinstall.state_table_name,
+        )
         self.slack_retry = SlackRetryQueue(
             self, "SlackRetry", alarm_topic=self.alarms.topic, consumer_timeout=SLACK_REDRIVE_TIMEOUT
         )
@@ -142,6 +150,8 @@ class FinOpsHubStack(Stack):
         posting = [self.slack_redrive]
 
         self.anomaly_alerts: FinOpsFunction | None = None
+        self.redirect_alarm: cloudwatch.Alarm | None = None
+        self.heartbeat: HeartbeatAlarm | None = None
         if capabilities.anomaly_alerts.enabled or capabilities.budget_alerts.enabled:
             self.anomaly_alerts = FinOpsFunction(
                 self,
@@ -154,6 +164,11 @@ class FinOpsHubStack(Stack):
             )
             self.slack_retry.queue.grant_send_messages(self.anomaly_alerts.function)
             posting.append(self.anomaly_alerts)
+            self.redirect_alarm = alerts_redirected_alarm(self, alarm_topic=self.alarms.topic)
+            if config.notifications.heartbeat.enabled:  # silence of the heartbeat the management stack sends
+                self.heartbeat = HeartbeatAlarm(
+                    self, "Heartbeat", settings=config.notifications.heartbeat, alarm_topic=self.alarms.topic
+                )
             if capabilities.anomaly_alerts.enabled:
                 anomaly_topic = sns.Topic.from_topic_arn(self, "CostAnomalyTopic", cost_anomaly_topic_arn(self, config))
                 anomaly_topic.add_subscription(subscriptions.LambdaSubscription(self.anomaly_alerts.function))
@@ -245,3 +260,41 @@ class FinOpsHubStack(Stack):
             "only the hub's worker roles from this Organization.",
         )
         return policy
+
+
+def alerts_redirected_alarm(scope: Construct, *, alarm_topic: sns.ITopic) -> cloudwatch.Alarm:
+    """Alerts that went to the default channel on another team's behalf (the team has no route, or its channel
+    refused the message): someone should fix the routing, and nobody was paged for them."""
+    five_minutes = Duration.minutes(5)
+
+    def redirected(service: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name="AlertsRedirected",
+            dimensions_map={"service": service},
+            period=five_minutes,
+            statistic="Sum",
+        )
+
+    alarm = cloudwatch.Alarm(
+        scope,
+        "AlertsRedirectedAlarm",
+        alarm_name="finops-alerts-redirected",
+        alarm_description=(
+            "An alert went to notifications.slack.default_channel instead of its team's channel (the team has no "
+            "entry under notifications.teams, or Slack refused the channel: bot not invited, archived, no webhook), "
+            "without paging anyone. The message's banner names the team and the fix."
+        ),
+        metric=cloudwatch.MathExpression(
+            expression="FILL(alerts, 0) + FILL(redrive, 0)",
+            using_metrics={"alerts": redirected("anomaly_alerts"), "redrive": redirected("slack_redrive")},
+            period=five_minutes,
+            label="alerts redirected to the default channel",
+        ),
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+    return alarm

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from finops.models.config import FinOpsConfig
 from stacks.constructs.anomaly_detection import AnomalyDetection
+from stacks.constructs.heartbeat import HeartbeatSchedule
 from stacks.constructs.member_role import (
     CLEANUP_DELETIONS,
     MemberRole,
@@ -21,15 +22,18 @@ from stacks.naming import BUDGET_TOPIC_NAME, COST_ANOMALY_TOPIC_NAME, NAME_PREFI
 
 
 class FinOpsManagementStack(Stack):
-    """The Organizations read delegation to the hub's ``finops-*`` roles and the topics the billing services publish to.
+    """The Organizations read delegation to the hub's ``finops-*`` roles (unless ``organization.
+    manage_resource_policy`` is false: the Organization's one resource policy is then the user's) and the topics the
+    billing services publish to.
 
-    When anomaly alerts are on: Cost Anomaly Detection and ``finops-cost-anomalies``; the topic policy admits
+    When anomaly alerts are on: Cost Anomaly Detection (our monitors, or the ones named in ``monitors.
+    existing_arns``, and the subscription) and ``finops-cost-anomalies``; the topic policy admits
     costalerts only on behalf of this account. When budget alerts are on: ``finops-budget-alerts``, which admits
     AWS Budgets only for this account's budgets (Budgets cannot publish to a topic in another account, so the topic
     lives with the organization-wide budgets). Both topics are KMS-encrypted and TLS-only, and only the hub account
     may subscribe. With ``organization.include_management_account``, also the member role (service-managed StackSets
     never deploy to the management account, so this stack does), with the member stack's ``OrganizationId``
-    parameter. Exposes ``delegation`` and, when enabled, ``anomaly_topic``, ``anomaly_detection``, ``budget_topic``
+    parameter. Exposes, when enabled, ``delegation``, ``anomaly_topic``, ``anomaly_detection``, ``budget_topic``
     and ``member_role``.
     """
 
@@ -37,12 +41,16 @@ class FinOpsManagementStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         organization = config.organization
         management = organization.management_account_id
-        self.delegation = OrganizationsReadDelegation(
-            self,
-            "OrganizationsReadDelegation",
-            reader_account_id=organization.automation_account_id,
-            reader_role_prefix=NAME_PREFIX,
-        )
+        # An Organization has one resource policy: with manage_resource_policy false it is the user's, and
+        # `make org-resource-policy` prints the statement to merge into it.
+        self.delegation: OrganizationsReadDelegation | None = None
+        if organization.manage_resource_policy:
+            self.delegation = OrganizationsReadDelegation(
+                self,
+                "OrganizationsReadDelegation",
+                reader_account_id=organization.automation_account_id,
+                reader_role_prefix=NAME_PREFIX,
+            )
 
         anomaly = config.capabilities.anomaly_alerts
         self.anomaly_topic: ServicePublishedTopic | None = None
@@ -61,6 +69,18 @@ class FinOpsManagementStack(Stack):
             # Cost Explorer verifies at creation that it may publish: the topic policy goes first (the key policy
             # already does, through the topic's reference to its key).
             self.anomaly_detection.subscription.node.add_dependency(self.anomaly_topic.policy)
+
+        # The delivery heartbeat publishes to the anomaly topic, so it lives here (docs/smoke.md).
+        heartbeat = config.notifications.heartbeat
+        self.heartbeat: HeartbeatSchedule | None = None
+        if heartbeat.enabled:
+            if self.anomaly_topic is None:
+                raise ValueError(
+                    "notifications.heartbeat.enabled: the heartbeat travels through the anomaly topic, which exists "
+                    "only with capabilities.anomaly_alerts.enabled: true"
+                )
+            topic = self.anomaly_topic
+            self.heartbeat = HeartbeatSchedule(self, "Heartbeat", settings=heartbeat, topic=topic.topic, key=topic.key)
 
         self.budget_topic: ServicePublishedTopic | None = None
         if config.capabilities.budget_alerts.enabled:

@@ -6,7 +6,8 @@ accounts); both sides build the name or ARN from these constants and the config 
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import Fn, Stack
+from constructs import IConstruct
 
 from finops.models.config import FinOpsConfig
 
@@ -25,6 +26,24 @@ NAME_PREFIX = "finops-"
 def resource_name(name: str) -> str:
     """``anomaly_alerts`` -> ``finops-anomaly-alerts`` (function, role and queue names)."""
     return NAME_PREFIX + name.replace("_", "-")
+
+
+def install_id(scope: IConstruct) -> str:
+    """The last group of the UUID in the stack's id (``arn:...:stack/FinOpsHub/<uuid>``), as a token.
+
+    CloudFormation assigns the UUID when the stack is created: every update keeps it, a reinstall gets a new one.
+    """
+    stack_uuid = Fn.select(2, Fn.split("/", Stack.of(scope).stack_id))
+    return Fn.select(4, Fn.split("-", stack_uuid))
+
+
+def retained_name(scope: IConstruct, base: str) -> str:
+    """``<base>-<install id>``: the name of a resource that outlives its stack (RemovalPolicy.RETAIN).
+
+    A fixed name would make a reinstall fail with "already exists" against the copy the uninstall kept; this one
+    keeps the readable prefix (``/aws/lambda/finops-anomaly-alerts-...``) and differs per install.
+    """
+    return f"{base}-{install_id(scope)}"
 
 
 def management_topic_arn(scope: Stack, config: FinOpsConfig, topic_name: str) -> str:

@@ -42,8 +42,11 @@ def threshold_expression(threshold: AnomalyThreshold) -> dict[str, Any]:
 class AnomalyDetection(Construct):
     """The monitors ``settings.monitors`` asks for and an IMMEDIATE subscription that publishes to ``topic``.
 
-    Exposes ``monitors`` (CfnAnomalyMonitor by kind) and ``subscription``. The stack makes the subscription depend on
-    the topic policy: Cost Explorer checks at creation that it may publish.
+    The subscription watches our monitors and the account's own ones named in ``monitors.existing_arns`` (AWS allows
+    one dimensional monitor per dimension in an account, so an Organization that has a services monitor reuses it
+    rather than colliding with it). Exposes ``monitors`` (CfnAnomalyMonitor by kind, only those we create),
+    ``monitor_arns`` (everything subscribed) and ``subscription``. The stack makes the subscription depend on the
+    topic policy: Cost Explorer checks at creation that it may publish.
     """
 
     def __init__(
@@ -63,12 +66,14 @@ class AnomalyDetection(Construct):
                     monitor_type="DIMENSIONAL",
                     monitor_dimension=dimension,
                 )
+        self.monitor_arns = [monitor.attr_monitor_arn for monitor in self.monitors.values()]
+        self.monitor_arns += list(settings.monitors.existing_arns)
         self.subscription = ce.CfnAnomalySubscription(
             self,
             "Subscription",
             subscription_name="finops-immediate",
             frequency="IMMEDIATE",
-            monitor_arn_list=[monitor.attr_monitor_arn for monitor in self.monitors.values()],
+            monitor_arn_list=self.monitor_arns,
             subscribers=[ce.CfnAnomalySubscription.SubscriberProperty(type="SNS", address=topic.topic_arn)],
             threshold_expression=json.dumps(threshold_expression(settings.threshold), sort_keys=True),
         )

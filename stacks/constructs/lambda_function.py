@@ -18,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from finops.handlers import HANDLERS
-from stacks.naming import resource_name
+from stacks.naming import resource_name, retained_name
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 
@@ -67,7 +67,8 @@ def handler_permissions(name: str) -> tuple[str, ...]:
 class FinOpsFunction(Construct):
     """A hub function named ``finops-<name>`` running ``HANDLERS[name].handler``, with the house defaults.
 
-    Defaults: :data:`RUNTIME` on arm64, JSON logs to its own log group kept one month, X-Ray active tracing,
+    Defaults: :data:`RUNTIME` on arm64, JSON logs to its own log group ``/aws/lambda/finops-<name>-<install id>``
+    (kept one month, and kept when the stack is deleted), X-Ray active tracing,
     Powertools service/namespace, role ``finops-<name>`` (the member-account role trusts ``finops-*``). Async
     invokes retry twice, then land in an SQS on-failure queue. Alarms on errors and on that queue's depth go to
     ``alarm_topic``. Exposes ``name`` (the handler's), ``function_name``, ``function``, ``role``, ``log_group``,
@@ -105,7 +106,9 @@ class FinOpsFunction(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=f"/aws/lambda/{function_name}",
+            # Kept on deletion (the record of what the function did), so named per install: a reinstall must not
+            # collide with the group an uninstall kept.
+            log_group_name=retained_name(self, f"/aws/lambda/{function_name}"),
             retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -54,7 +54,7 @@ from constructs import Construct
 from finops.models.config import EngineConfig
 from stacks.constructs.lambda_function import FinOpsFunction
 from stacks.nag import acknowledge_wildcard_resource, acknowledge_wildcard_resources
-from stacks.naming import resource_name
+from stacks.naming import resource_name, retained_name
 
 # Where engine_start writes each run's targets (a JSON array of Target JSON) and where the Map writes its results
 # (``results/<capability>/<map run id>/manifest.json`` and the result files it lists).
@@ -276,7 +276,9 @@ class EngineCapability(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=f"/aws/vendedlogs/states/{machine_name}",
+            # Kept on deletion, so named per install (a reinstall must not collide with it); the /aws/vendedlogs/
+            # prefix keeps CloudWatch Logs' resource policy from growing with every log delivery.
+            log_group_name=retained_name(self, f"/aws/vendedlogs/states/{machine_name}"),
             retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.RETAIN,
         )

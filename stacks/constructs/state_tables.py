@@ -28,24 +28,38 @@ class StateTables(Construct):
     """Exposes ``audit_table`` (pk ``pk``/sk ``sk``, kept on stack deletion), ``idempotency_table`` (``id``, TTL) and
     ``state_table`` (``pk``: the run engine's state per capability).
 
-    All are on-demand, AWS-managed encryption (no key grants to hand out) and point-in-time recovery. Grant access
-    with :meth:`grant_audit_append`, :meth:`grant_idempotency`, :meth:`grant_state`,
-    which give exactly what the runtime calls.
+    All are on-demand, AWS-managed encryption (no key grants to hand out) and point-in-time recovery. None has a
+    fixed name, so the tables an uninstall keeps never collide with a reinstall's. A reinstall that should continue
+    the kept audit trail (and run state) adopts them by name instead: ``adopt_audit_table`` and
+    ``adopt_state_table`` (``reinstall.audit_table_name``/``state_table_name``) import the table, which this stack
+    then never creates, changes or deletes. Grant access with :meth:`grant_audit_append`, :meth:`grant_idempotency`,
+    :meth:`grant_state`, which give exactly what the runtime calls.
     """
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        adopt_audit_table: str | None = None,
+        adopt_state_table: str | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
         recovery = dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True)
-        self.audit_table = dynamodb.Table(
-            self,
-            "Audit",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=recovery,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.audit_table: dynamodb.ITable
+        if adopt_audit_table is not None:
+            self.audit_table = dynamodb.Table.from_table_name(self, "Audit", adopt_audit_table)
+        else:
+            self.audit_table = dynamodb.Table(
+                self,
+                "Audit",
+                partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+                billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+                encryption=dynamodb.TableEncryption.AWS_MANAGED,
+                point_in_time_recovery_specification=recovery,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
         # Powertools idempotency layout: key "id", expiry in "expiration". Losing it only means an event could be
         # processed twice after a restore, so it goes with the stack.
         self.idempotency_table = dynamodb.Table(
@@ -60,15 +74,19 @@ class StateTables(Construct):
         )
         # When each capability's last run completed. Kept on stack deletion: without it the next run of every
         # capability starts with no memory of the last one.
-        self.state_table = dynamodb.Table(
-            self,
-            "EngineState",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=recovery,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.state_table: dynamodb.ITable
+        if adopt_state_table is not None:
+            self.state_table = dynamodb.Table.from_table_name(self, "EngineState", adopt_state_table)
+        else:
+            self.state_table = dynamodb.Table(
+                self,
+                "EngineState",
+                partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+                billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+                encryption=dynamodb.TableEncryption.AWS_MANAGED,
+                point_in_time_recovery_specification=recovery,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
 
     def grant_audit_append(self, grantee: iam.IGrantable) -> iam.Grant:
         """:data:`AUDIT_APPEND_ACTIONS` on the audit table: append records, nothing else.

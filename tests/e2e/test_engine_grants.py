@@ -95,8 +95,9 @@ def lambda_runtime_grants(function: str) -> set[tuple[str, str]]:
     name = resource_name(function)
     failures = f"arn:aws:sqs:*:{name}-failures"
     return {
-        ("logs:CreateLogStream", f"arn:aws:logs:*:log-group:/aws/lambda/{name}:*"),
-        ("logs:PutLogEvents", f"arn:aws:logs:*:log-group:/aws/lambda/{name}:*"),
+        # the group is named per install: /aws/lambda/<name>-<install id> (stacks.naming.retained_name)
+        ("logs:CreateLogStream", f"arn:aws:logs:*:log-group:/aws/lambda/{name}-*:*"),
+        ("logs:PutLogEvents", f"arn:aws:logs:*:log-group:/aws/lambda/{name}-*:*"),
         ("xray:PutTraceSegments", "*"),
         ("xray:PutTelemetryRecords", "*"),
         ("sqs:SendMessage", failures),
@@ -382,6 +383,7 @@ def resolver(template: Mapping[str, Any], *, account: str, region: str, names: M
         "AWS::Region": region,
         "AWS::AccountId": account,
         "AWS::URLSuffix": "amazonaws.com",
+        "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/FinOpsHub/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
     }
 
     def local_name(logical_id: str) -> str:
@@ -398,7 +400,7 @@ def resolver(template: Mapping[str, Any], *, account: str, region: str, names: M
         if kind == "AWS::SQS::Queue":
             return f"arn:aws:sqs:{region}:{account}:{properties['QueueName']}"
         if kind == "AWS::Logs::LogGroup":
-            return f"arn:aws:logs:{region}:{account}:log-group:{properties['LogGroupName']}:*"
+            return f"arn:aws:logs:{region}:{account}:log-group:{resolve(properties['LogGroupName'])}:*"
         raise ValueError(f"no ARN known here for {logical_id} ({kind}): teach resolver() its format")
 
     def resolve(value: Any) -> str:
@@ -412,6 +414,11 @@ def resolver(template: Mapping[str, Any], *, account: str, region: str, names: M
         if isinstance(value, dict) and set(value) == {"Fn::Join"}:
             separator, parts = value["Fn::Join"]
             return str(separator).join(resolve(part) for part in parts)
+        if isinstance(value, dict) and set(value) == {"Fn::Select"}:
+            index, listed = value["Fn::Select"]
+            if isinstance(listed, dict) and set(listed) == {"Fn::Split"}:
+                separator, source = listed["Fn::Split"]
+                return resolve(source).split(separator)[int(index)]
         raise ValueError(f"cannot resolve {json.dumps(value)} in a policy statement")
 
     return resolve

@@ -37,8 +37,22 @@ def only(template: Template, resource_type: str, props: dict[str, Any] | None = 
     return next(iter(found.items()))
 
 
+# stacks.naming.install_id as CloudFormation sees it: the last group of the stack id's UUID.
+INSTALL_ID = {
+    "Fn::Select": [4, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]
+}
+
+
+def per_install(base: str) -> dict[str, Any]:
+    """``stacks.naming.retained_name(scope, base)`` in a template."""
+    return {"Fn::Join": ["", [f"{base}-", INSTALL_ID]]}
+
+
 def flatten(value: Any) -> Any:
-    """Render Fn::Join/Ref AWS::Partition as a plain string (``arn:${AWS::Partition}:...``) for readable asserts."""
+    """Render Fn::Join/Ref AWS::Partition as a plain string (``arn:${AWS::Partition}:...``) for readable asserts, and
+    the install id as ``${InstallId}``."""
+    if value == INSTALL_ID:
+        return "${InstallId}"
     if isinstance(value, dict) and set(value) == {"Fn::Join"}:
         separator, parts = value["Fn::Join"]
         return separator.join(str(flatten(part)) for part in parts)

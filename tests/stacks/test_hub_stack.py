@@ -20,7 +20,7 @@ from stacks.app_stacks import FinOpsStacks
 from stacks.constructs.lambda_function import HANDLERS, handler_permissions
 from stacks.constructs.layers import CONFIG_PATH, config_json
 from stacks.constructs.slack_retry_queue import SlackRetryQueue
-from tests.stacks.template_helpers import as_list, flatten, only, resources, statements
+from tests.stacks.template_helpers import as_list, flatten, only, per_install, resources, statements
 
 pytestmark = pytest.mark.slow  # synthesizes the app (once per session)
 
@@ -71,15 +71,15 @@ def test_functions_run_the_newest_python_on_arm64_traced_with_json_logs_kept_a_m
 ) -> None:
     _, body = function(hub_template, name)
     properties = body["Properties"]
-    log_group = ref(hub_template, "AWS::Logs::LogGroup", {"LogGroupName": f"/aws/lambda/{FUNCTIONS[name]}"})
+    # named per install: the group outlives an uninstall, and a reinstall must not collide with it
+    log_group_name = per_install(f"/aws/lambda/{FUNCTIONS[name]}")
+    log_group = ref(hub_template, "AWS::Logs::LogGroup", {"LogGroupName": log_group_name})
 
     assert properties["Runtime"] == "python3.14"
     assert properties["Architectures"] == ["arm64"]
     assert properties["TracingConfig"] == {"Mode": "Active"}
     assert properties["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": log_group}
-    hub_template.has_resource_properties(
-        "AWS::Logs::LogGroup", {"LogGroupName": f"/aws/lambda/{FUNCTIONS[name]}", "RetentionInDays": 30}
-    )
+    hub_template.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": log_group_name, "RetentionInDays": 30})
     assert properties["Role"] == {"Fn::GetAtt": [role_id(hub_template, name), "Arn"]}
 
 

@@ -195,13 +195,13 @@ def test_the_subscription_alerts_immediately_to_the_topic_on_every_monitor(manag
     assert policy_id in subscription["DependsOn"]
 
 
-def test_the_shipped_threshold_alerts_when_either_bound_is_reached(management_template: Template) -> None:
+def test_the_shipped_threshold_alerts_only_when_both_bounds_are_reached(management_template: Template) -> None:
     _, subscription = only(management_template, "AWS::CE::AnomalySubscription")
 
     expression = json.loads(subscription["Properties"]["ThresholdExpression"])
 
-    assert list(expression) == ["Or"]
-    assert {(d["Dimensions"]["Key"], d["Dimensions"]["Values"][0]) for d in expression["Or"]} == {
+    assert list(expression) == ["And"]  # not a 20 % rise on a few dollars, not $100 on a large steady bill
+    assert {(d["Dimensions"]["Key"], d["Dimensions"]["Values"][0]) for d in expression["And"]} == {
         ("ANOMALY_TOTAL_IMPACT_ABSOLUTE", "100"),
         ("ANOMALY_TOTAL_IMPACT_PERCENTAGE", "20"),
     }

@@ -15,10 +15,8 @@ from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
-from finops.models.config import FinOpsConfig
+from finops.models.config import FinOpsConfig, tag_rule_problem
 from stacks.app_stacks import FinOpsStacks, create_stacks
-from stacks.tagging import OwnTagsError, own_resource_tags, tag_value_problem
-from tests.stacks.template_helpers import config_with
 
 pytestmark = pytest.mark.slow  # synthesizes the app (once per session)
 
@@ -130,28 +128,4 @@ def test_every_tagged_resource_passes_the_shipped_taxonomy(
             if rule.required:
                 assert value is not None, f"{resource_type} {logical_id} lacks {rule.key}"
             if value is not None:
-                assert tag_value_problem(rule, value) is None, (resource_type, logical_id, rule.key, value)
-
-
-def test_our_team_tag_is_the_team_owning_the_automation_account(config: FinOpsConfig) -> None:
-    variant = config_with(
-        config,
-        notifications={"teams": {"data": {"channel": "#data-oncall"}}, "account_teams": {"222222222222": "data"}},
-    )
-
-    assert own_resource_tags(variant)["team"] == "data"
-
-
-def test_a_taxonomy_our_own_tags_would_break_stops_synth_naming_the_tag(config: FinOpsConfig) -> None:
-    data = config.model_dump(mode="json")
-    tags = data["taxonomy"]["tags"]
-    tags[0]["allowed_values"] = ["payments"]  # team: platform no longer allowed
-    tags.append({"key": "project", "required": True})
-    variant = config_with(config, taxonomy={"tags": tags})
-
-    with pytest.raises(OwnTagsError) as raised:
-        own_resource_tags(variant)
-
-    message = str(raised.value)
-    assert "taxonomy.tags[team]: our own resources would be tagged 'platform' is not one of ['payments']" in message
-    assert "taxonomy.tags[project]: required, but this app has no value for it" in message
+                assert tag_rule_problem(rule, value) is None, (resource_type, logical_id, rule.key, value)

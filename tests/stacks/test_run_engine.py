@@ -18,7 +18,7 @@ from stacks import hub_stack
 from stacks.constructs.run_engine import LAMBDA_SERVICE_ERRORS, daily_cron, definition, definition_json, tick_cron
 from stacks.hub_stack import run_schedule, worker_timeout
 from stacks.naming import resource_name
-from tests.stacks.template_helpers import as_list, flatten, only, resources, statements
+from tests.stacks.template_helpers import as_list, flatten, only, per_install, resources, statements
 
 pytestmark = pytest.mark.slow  # synthesizes the app (once per session)
 
@@ -224,7 +224,7 @@ def test_runs_are_logged_traced_and_stopped_after_an_hour(hub_template: Template
     log_group_id, _ = only(
         hub_template,
         "AWS::Logs::LogGroup",
-        {"LogGroupName": f"/aws/vendedlogs/states/{MACHINE}", "RetentionInDays": 30},
+        {"LogGroupName": per_install(f"/aws/vendedlogs/states/{MACHINE}"), "RetentionInDays": 30},
     )
     properties = machine["Properties"]
 

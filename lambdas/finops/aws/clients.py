@@ -14,7 +14,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-USER_AGENT = "finops-operate/0.1"
+from finops._version import __version__
+
+# Every request says which release made it ("finops-operate/0.5.0"), in CloudTrail's userAgent too, so an operator can
+# tell our calls from anyone else's and which version is deployed where.
+USER_AGENT = f"finops-operate/{__version__}"
 BOTO_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 8},
     user_agent_appid="finops-operate",
