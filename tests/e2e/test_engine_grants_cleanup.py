@@ -37,6 +37,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -49,6 +50,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
+import finops.runtime as runtime
 from finops.aws.clients import AccountScope
 from finops.handlers import HANDLERS
 from finops.models.config import FinOpsConfig
@@ -202,9 +204,11 @@ class CleanupInMoto:
     lambdas: HandlersInProcess
     machine_arn: str
     stepfunctions: Any
+    today: dict[str, datetime]  # the workers' wall clock: a minute into the run being made, as on AWS
 
     def run(self, when: str) -> Execution:
         """One daily run as its schedule starts it; waits for the execution to end."""
+        self.today["now"] = datetime.fromisoformat(when) + timedelta(minutes=1)
         name = f"{CAPABILITY}-{when.replace(':', '').replace('-', '')}"
         arn = self.stepfunctions.start_execution(
             stateMachineArn=self.machine_arn, name=name, input=json.dumps({"capability": CAPABILITY, "time": when})
@@ -223,6 +227,10 @@ def cleanup_in_moto(
 ) -> Iterator[Callable[[FinOpsConfig], CleanupInMoto]]:
     """The hub in moto for a config, and the clean-up's state machine created from the synthesized definition."""
     with contextlib.ExitStack() as patches:
+        # The handlers bind the wall clock when imported (below): the simulated days' clock, not the machine's, else
+        # the clean-up (which deletes only what is due by its wall clock too) would find nothing due on "day 8".
+        today = {"now": datetime.fromisoformat(MARKING)}
+        patches.enter_context(mock.patch.object(runtime, "wall_clock", side_effect=lambda: today["now"]))
 
         def stand_up(variant: FinOpsConfig) -> CleanupInMoto:
             hub = LocalHub(variant, tmp_path)
@@ -245,7 +253,7 @@ def cleanup_in_moto(
                 sys.modules.pop(HANDLERS[name], None)
                 with environment(hub.environment(name)):
                     importlib.import_module(HANDLERS[name])
-            return CleanupInMoto(hub, lambdas, machine_arn, stepfunctions)
+            return CleanupInMoto(hub, lambdas, machine_arn, stepfunctions, today)
 
         yield stand_up
 

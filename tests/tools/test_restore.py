@@ -129,7 +129,9 @@ def deleted_by_cleanup(
         snapshot_id = ec2.create_snapshot(
             VolumeId=volume_id,
             Description=_description(described, record),
-            TagSpecifications=[{"ResourceType": "snapshot", "Tags": _snapshot_tags(described, record)}],
+            TagSpecifications=[
+                {"ResourceType": "snapshot", "Tags": _snapshot_tags(described, record, MARKS[AFTER_TAG])}
+            ],
         )["SnapshotId"]
     ec2.delete_volume(VolumeId=volume_id)
     before = {

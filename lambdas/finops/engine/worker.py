@@ -23,6 +23,14 @@ from finops.models.base import Mode
 from finops.services.audit import AuditRecord, AuditTrail, MemoryAuditTrail, record_after_the_fact, record_id
 
 logger = Logger(child=True)
+WALL_NOW = "wall_now"  # ctx.params: the worker's wall clock when it began the target, for the capability's decision
+
+
+def wall_now(ctx: RunContext) -> datetime | None:
+    """The worker's wall clock as :func:`run_target` put it into ``ctx.params`` (None: a local replay or simulation,
+    whose clock is the run's)."""
+    value = ctx.params.get(WALL_NOW)
+    return datetime.fromisoformat(str(value)) if value else None
 
 
 class _Scopes(Protocol):
@@ -64,7 +72,11 @@ def run_target(
     wall_clock: Callable[[], datetime] | None = None,
 ) -> TargetResult:
     """``wall_clock`` (the deployed worker's): past the run's ``act_before`` the target stands down (paused) rather
-    than act on a clock a newer run has overtaken. Local runs replay past instants and pass none."""
+    than act on a clock a newer run has overtaken; and its reading when the target begins goes to the capability in
+    ``ctx.params`` (:func:`wall_now`), so a run whose ``time`` is in the future cannot act as if that time had come
+    (the clean-up deletes only what is due by both clocks). Local runs replay past instants and pass none."""
+    if wall_clock is not None:
+        ctx = replace(ctx, params={**ctx.params, WALL_NOW: wall_clock().isoformat()})
     log: dict[str, object] = {
         "account": target.account,
         "region": target.region,
@@ -99,7 +111,12 @@ def run_target(
     if switch.engaged:
         logger.warning("target paused", extra={**log, "reason": switch.reason})
         return _with_calls(replace(result, status="paused", error=switch.reason), scope)
-    outcomes = tuple(capability.apply(scope, plan, ctx, target))
+    try:
+        outcomes = tuple(capability.apply(scope, plan, ctx, target))
+    except (ClientError, BotoCoreError) as exc:  # an apply returns its outcomes; this one lost them: say so loudly
+        reason = f"apply failed, its outcomes lost (see the member account's CloudTrail): {error_text(exc)}"
+        logger.error("target failed", extra={**log, "reason": reason})
+        return _with_calls(replace(result, status="failed", error=reason), scope)
     unaudited = [o for o in outcomes if not _audit(audit, o, target, ctx, actor)]
     failed = sum(not o.ok for o in outcomes)
     logger.info("target applied", extra={**log, "actions": len(outcomes), "failed": failed})

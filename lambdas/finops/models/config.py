@@ -22,9 +22,7 @@ from finops.models.scheduler_config import SchedulerConfig
 __all__ = ["ConfigError", "FinOpsConfig", "Mode", "load_config", "parse_config"]
 
 # The descriptions are what a pattern mismatch says ("expected an AWS region name, e.g. eu-west-1 (got 'eu-west')").
-Region = Annotated[
-    str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="an AWS region name, e.g. eu-west-1")
-]
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="an AWS region name, e.g. eu-west-1")]
 OuId = Annotated[
     str,
     Field(
@@ -152,6 +150,18 @@ class SafetyConfig(StrictModel):
             value.strip().lower() in protecting or value.strip().lower() not in NOT_PROTECTED
             for _, value in tag_items(tags, self.protect_tag.key)
         )
+
+    def tag_guard(self, tags: Mapping[str, str]) -> str | None:
+        """Why these tags forbid any change (``prod (environment=prod)``, ``protected (finops:protect=true)``),
+        naming the value that guards when the key is there in several casings; None when nothing guards."""
+        prod = next((v for _, v in tag_items(tags, self.environment_tag_key) if self.is_prod_value(v)), None)
+        if prod is not None:
+            return f"prod ({self.environment_tag_key}={prod})"
+        key = self.protect_tag.key
+        protecting = next((v for _, v in tag_items(tags, key) if self.is_protected({key: v})), None)
+        if protecting is not None:
+            return f"protected ({key}={protecting})"
+        return None
 
 
 class EngineConfig(StrictModel):

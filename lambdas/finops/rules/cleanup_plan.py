@@ -9,7 +9,17 @@ For each volume and snapshot, in this order:
    previous run marked it.
 3. Eligible and not yet marked: marked for deletion ``grace_days`` from now (the owner is told in the digest). With
    ``grace_days: 0`` it is deleted in this run (marked first, so every deletion carries the mark).
-4. Eligible, marked, and the mark's date has passed: deleted (a volume after its final snapshot).
+4. Eligible, marked, and the mark's date has passed: deleted (a volume after its final snapshot, whenever the mark
+   says ``snapshot-and-delete`` or the config asks for one).
+
+A mark the planner cannot trust is unreadable: marked again from today (the owner is told), never deleted on. That is
+a date that does not parse, and a mark dated before the resource existed (``after - grace_days`` earlier than the
+volume's creation or the snapshot's start: tags copied from a marked resource by ``create-snapshots
+--copy-tags-from-source`` or a Backup restore, or forged).
+
+The run's clock (``ctx.now``, the request's time) is checked against the worker's wall clock when it has one
+(:func:`run_clocks`): a run dated in the future never cuts a grace period, and re-running an old event never shortens
+the owner's notice.
 
 Then the safety nets of the target, applied to the deletions only (marks and unmarks still go ahead):
 - ``require_recycle_bin``: a deletion that no Recycle Bin rule of the region would retain is held.
@@ -33,6 +43,7 @@ from finops.models.config import FinOpsConfig, tag_value
 from finops.models.storage import RecycleBinType, Snapshot, StorageInventory, Volume
 from finops.rules.cleanup_tags import (
     ACTION_TAG,
+    AFTER_TAG,
     DELETE,
     FINAL_OF_TAG,
     MARK_TAGS,
@@ -50,6 +61,55 @@ _BACKUP_DESCRIPTIONS = ("This snapshot is created by the AWS Backup service",)
 _DLM_DESCRIPTION_PREFIX = "Created for policy: policy-"
 _CLOUDFORMATION_TAG = "aws:cloudformation:stack-name"
 SHARING_NOT_CHECKED = "sharing not checked"
+# The deployed worker's wall clock runs the fan-out's seconds or minutes behind the run's scheduled time: within this,
+# the two agree and the run's own time decides (so a mark made at 06:00 is due at 06:00 a week later).
+CLOCK_SKEW = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class RunClocks:
+    """The clocks one clean-up run decides by. ``judge``: ages, retention and whether a mark's date has passed (the
+    earlier of the run's clock and the wall clock). ``mark_from``: what new marks are dated from (the later)."""
+
+    judge: datetime
+    mark_from: datetime
+
+
+def run_clocks(now: datetime, wall_now: datetime | None) -> RunClocks:
+    """``now`` is the run's clock (the request's ``time``), ``wall_now`` the worker's wall clock (None in local
+    replays and simulations, whose clock is the run's). When they disagree by more than :data:`CLOCK_SKEW` (an event
+    dated in the future by a typo, an old event run again), deletions wait for both, and new marks are dated from the
+    later, so the owner's notice is never shorter than ``grace_days``."""
+    if wall_now is None or abs(wall_now - now) <= CLOCK_SKEW:
+        return RunClocks(now, now)
+    return RunClocks(min(now, wall_now), max(now, wall_now))
+
+
+def trusted_mark(tags: Mapping[str, str], created: datetime, grace_days: int) -> datetime | str | None:
+    """The mark's date when it can be one this clean-up wrote; None when there is no mark; else why it is not trusted
+    (a str): unreadable, or dated before the resource existed (``after - grace_days`` before ``created``)."""
+    after = marked_after(tags)
+    if after is None:
+        return None
+    if isinstance(after, str):
+        return "unreadable mark"
+    if after - timedelta(days=grace_days) < created.replace(microsecond=0):
+        return f"mark older than the resource ({AFTER_TAG}={tags[AFTER_TAG]}, copied with its tags?)"
+    return after
+
+
+def deletion_blocked(
+    tags: Mapping[str, str], created: datetime, cleanup: EbsCleanupConfig, clocks: RunClocks
+) -> str | None:
+    """Why a marked resource may not be deleted now, on its fresh tags just before the delete call; None: it may."""
+    if AFTER_TAG not in tags:
+        return "its mark is gone (removed by hand?)"
+    after = trusted_mark(tags, created, cleanup.grace_days)
+    if not isinstance(after, datetime):
+        return str(after)
+    if after > clocks.judge:
+        return f"its mark says {instant_value(after)}, not yet passed"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +130,11 @@ def _days(delta: timedelta) -> int:
 
 
 def _guard(tags: Mapping[str, str], target: Target, config: FinOpsConfig) -> str | None:
-    safety = config.safety
+    """Every key matching the environment or protect tag case-insensitively counts (EC2 keys are case-sensitive,
+    so ``environment=dev`` and ``Environment=prod`` can both be on one volume): any one that guards, guards."""
     if target.prod:
         return f"prod account ({target.prod_reason})"
-    if safety.is_prod(tags):
-        return f"prod ({safety.environment_tag_key}={tag_value(tags, safety.environment_tag_key)})"
-    if safety.is_protected(tags):
-        return f"protected ({safety.protect_tag.key}={safety.protect_tag.value_in(tags)})"
-    return None
+    return config.safety.tag_guard(tags)
 
 
 def _managed_by(tags: Mapping[str, str], description: str = "") -> str | None:
@@ -168,23 +225,34 @@ def needs_sharing_check(
     return not isinstance(after, datetime) or after <= now
 
 
-def plan(inventory: StorageInventory, target: Target, ctx: RunContext, config: FinOpsConfig) -> Plan:
+def plan(
+    inventory: StorageInventory,
+    target: Target,
+    ctx: RunContext,
+    config: FinOpsConfig,
+    *,
+    wall_now: datetime | None = None,
+) -> Plan:
+    """``wall_now``: the worker's wall clock when it read the target (see :func:`run_clocks`)."""
     cleanup = config.capabilities.ebs_cleanup
-    now = ctx.now
+    clocks = run_clocks(ctx.now, wall_now)
+    now = clocks.judge
     actions: list[Action] = []
     skipped: list[Skip] = []
     for volume in inventory.volumes:
         verdict = volume_verdict(volume, target, now, config)
-        decided = _decide(
-            VOLUME, volume.id, volume.tags, verdict, _volume_facts(volume, target, now, cleanup), ctx, config, target
-        )
+        facts = _volume_facts(volume, target, now, cleanup)
+        decided = _decide(VOLUME, volume.id, volume.tags, volume.created, verdict, facts, clocks, config, target)
         if decided is None and cleanup.gp2_to_gp3.enabled:
             decided = _gp3(volume, target, config)
         _collect(decided, actions, skipped)
     for snapshot in inventory.snapshots:
         verdict = snapshot_verdict(snapshot, inventory, target, now, config)
         facts = _snapshot_facts(snapshot, target, now, cleanup)
-        _collect(_decide(SNAPSHOT, snapshot.id, snapshot.tags, verdict, facts, ctx, config, target), actions, skipped)
+        decided = _decide(
+            SNAPSHOT, snapshot.id, snapshot.tags, snapshot.started, verdict, facts, clocks, config, target
+        )
+        _collect(decided, actions, skipped)
     return _safety_nets(inventory, target, config, actions, skipped, ctx)
 
 
@@ -211,15 +279,16 @@ def _decide(
     kind: str,
     resource: str,
     tags: Mapping[str, str],
+    created: datetime,
     verdict: _Verdict,
     facts: _Facts,
-    ctx: RunContext,
+    clocks: RunClocks,
     config: FinOpsConfig,
     target: Target,
 ) -> Action | Skip | None:
     cleanup = config.capabilities.ebs_cleanup
     team = _owner(tags, target, config)
-    after = marked_after(tags)
+    after = trusted_mark(tags, created, cleanup.grace_days)
     marked = any(key in tags for key in MARK_TAGS)
 
     def action(verb: str, reason: str, **details: Any) -> Action:
@@ -243,18 +312,23 @@ def _decide(
         if verdict.notable:
             return Skip(resource, kind, verdict.reason, team=team, name=facts.name)
         return None
-    if isinstance(after, datetime) and tags.get(ACTION_TAG) in (SNAPSHOT_AND_DELETE, DELETE):
-        if after <= ctx.now:
+    told = tags.get(ACTION_TAG)
+    if isinstance(after, datetime) and told in (SNAPSHOT_AND_DELETE, DELETE):
+        if after <= clocks.judge:
+            # What the owner was told holds: a snapshot-and-delete mark gets its final snapshot even if the config
+            # has turned final snapshots off since.
+            snapshot = {"final_snapshot": True} if kind == VOLUME and told == SNAPSHOT_AND_DELETE else {}
             return action(
                 DELETE_ACTION,
                 f"marked for deletion on {after:%Y-%m-%d} and still eligible",
                 delete_after=instant_value(after),
                 marked=True,
+                **snapshot,
             )
         return None  # marked, waiting out its grace period: the owner was told when it was marked
-    due = ctx.now + timedelta(days=cleanup.grace_days)
-    why = "unreadable mark, marked again" if isinstance(after, str) else "eligible"
-    if cleanup.grace_days == 0:
+    due = clocks.mark_from + timedelta(days=cleanup.grace_days)
+    why = f"{after}, marked again" if isinstance(after, str) else "eligible"
+    if due.replace(microsecond=0) <= clocks.judge:  # grace_days 0, and the clocks agree
         return action(
             DELETE_ACTION,
             f"{why}; grace_days 0: marked and deleted in this run",

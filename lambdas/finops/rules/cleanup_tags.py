@@ -7,6 +7,9 @@ On a volume or snapshot marked for deletion (one ``CreateTags`` call for many re
 
 On a final snapshot (made just before its volume is deleted), beside the volume's own tags:
 - ``finops:final-snapshot-of``: the volume id
+- ``finops:for-mark``: the ``finops:cleanup-after`` value of the mark it was made for: a later run reuses a final
+  snapshot (one still pending when an earlier run's wait ended) only for that same mark, never one of an earlier
+  episode of the volume
 - ``finops:restore-record``: the audit record id that ``make restore RECORD=...`` takes
 - ``finops:volume``: what recreating the volume needs, ``type=gp3 size=100 iops=3000 throughput=125 az=eu-west-1a``
 
@@ -22,10 +25,11 @@ ACTION_TAG = "finops:cleanup-action"
 AFTER_TAG = "finops:cleanup-after"
 MARK_TAGS = (ACTION_TAG, AFTER_TAG)
 FINAL_OF_TAG = "finops:final-snapshot-of"
+FOR_MARK_TAG = "finops:for-mark"
 RECORD_TAG = "finops:restore-record"
 VOLUME_SPEC_TAG = "finops:volume"
 RESTORED_FROM_TAG = "finops:restored-from"
-OUR_TAGS = (*MARK_TAGS, FINAL_OF_TAG, RECORD_TAG, VOLUME_SPEC_TAG, RESTORED_FROM_TAG)
+OUR_TAGS = (*MARK_TAGS, FINAL_OF_TAG, FOR_MARK_TAG, RECORD_TAG, VOLUME_SPEC_TAG, RESTORED_FROM_TAG)
 MAX_TAGS = 50  # EC2's limit per resource
 
 SNAPSHOT_AND_DELETE = "snapshot-and-delete"

@@ -48,13 +48,10 @@ def schedule_of(resource: Resource, scheduler: SchedulerConfig, environment_key:
 
 def _guard(resource: Resource, target: Target, config: FinOpsConfig, name: str) -> str | None:
     """Why nothing may change on this resource, whatever its schedule says."""
-    safety = config.safety
     if target.prod:
         return f"prod account ({target.prod_reason})"
-    if safety.is_prod(resource.tags):
-        return f"prod ({safety.environment_tag_key}={tag_value(resource.tags, safety.environment_tag_key)})"
-    if safety.is_protected(resource.tags):
-        return f"protected ({safety.protect_tag.key}={safety.protect_tag.value_in(resource.tags)})"
+    if guard := config.safety.tag_guard(resource.tags):
+        return guard
     if name.lower() == config.capabilities.scheduler.opt_out_value.lower():
         return f"opted out ({config.capabilities.scheduler.tag_key}={name})"
     return None

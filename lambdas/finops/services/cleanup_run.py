@@ -14,6 +14,7 @@ from typing import Any
 from finops.engine.model import Outcome, Plan, RunContext, Target
 from finops.engine.request import RunRequest
 from finops.engine.start import Prepared
+from finops.engine.worker import wall_now
 from finops.models.base import Mode
 from finops.models.config import FinOpsConfig
 from finops.models.storage import StorageInventory
@@ -59,10 +60,10 @@ class CleanupCapability:
         self._max_wait = max_wait_seconds
 
     def read(self, scope: Any, ctx: RunContext, target: Target) -> StorageInventory:
-        return read_inventory(scope, target, ctx, self._config)
+        return read_inventory(scope, target, ctx, self._config, wall_now=wall_now(ctx))
 
     def plan(self, inventory: Any, target: Target, ctx: RunContext) -> Plan:
-        return plan(inventory, target, ctx, self._config)
+        return plan(inventory, target, ctx, self._config, wall_now=wall_now(ctx))
 
     def apply(self, scope: Any, plan: Plan, ctx: RunContext, target: Target) -> Sequence[Outcome]:
         return apply(
@@ -73,4 +74,5 @@ class CleanupCapability:
             config=self._config,
             sleep=self._sleep,
             max_wait_seconds=self._max_wait,
+            wall_now=wall_now(ctx),
         )

@@ -341,3 +341,87 @@ def test_no_protected_resource_is_ever_marked_or_deleted(
     for action in result.actions:
         if action.resource in guarded:
             assert action.action == "unmark"
+
+
+# -- the review's findings: case-duplicate guard tags, the wall clock, copied marks, what the mark promised -------
+
+
+@pytest.mark.parametrize(
+    ("tags", "reason"),
+    [
+        # EC2 keys are case-sensitive: both can be on one volume, and the harmless exact-case one must not win
+        ({"environment": "dev", "Environment": "prod"}, "prod (environment=prod)"),
+        ({"finops:protect": "false", "FinOps:Protect": "true"}, "protected (finops:protect=true)"),
+    ],
+)
+def test_a_prod_or_protect_tag_in_another_casing_beside_a_harmless_one_still_guards(
+    config: FinOpsConfig, tags: dict[str, str], reason: str
+) -> None:
+    for resource in (volume(**tags), volume(**tags, **marked(NOW - timedelta(days=1)))):
+        result = plan(_inventory(resource), TARGET, _ctx(), _config(config))
+        assert [(a.action, a.reason) for a in result.actions if a.action != "unmark"] == []
+        assert [s.reason for s in result.skipped] + [a.reason for a in result.actions] in (
+            [reason],
+            [f"no longer eligible: {reason}"],
+        )
+
+
+def test_a_run_dated_in_the_future_deletes_nothing_still_in_its_grace_period_by_the_wall_clock(
+    config: FinOpsConfig,
+) -> None:
+    waiting = volume(**marked(NOW + timedelta(days=6)))  # marked yesterday: six more days of grace
+    future = _ctx(NOW + timedelta(days=365))  # a typo in the event's year
+    assert [(a.resource, a.action) for a in plan(_inventory(waiting), TARGET, future, _config(config)).actions] == [
+        ("vol-1", "delete")
+    ], "without a wall clock the run's time decides (local replays)"
+    assert plan(_inventory(waiting), TARGET, future, _config(config), wall_now=NOW).actions == ()
+
+
+def test_a_run_dated_in_the_future_marks_for_a_date_a_full_grace_period_away(config: FinOpsConfig) -> None:
+    future = _ctx(NOW + timedelta(days=365))
+    (action,) = plan(_inventory(volume()), TARGET, future, _config(config, grace_days=0), wall_now=NOW).actions
+    assert (action.action, action.details["delete_after"]) == ("mark", "2027-11-27T06:00:00Z")
+
+
+def test_re_running_an_old_event_dates_new_marks_from_the_wall_clock(config: FinOpsConfig) -> None:
+    old_event = _ctx(NOW - timedelta(days=10))
+    (action,) = plan(_inventory(volume(age=60)), TARGET, old_event, _config(config), wall_now=NOW).actions
+    assert (action.action, action.details["delete_after"]) == ("mark", "2026-12-04T06:00:00Z")  # NOW + 7 days
+
+
+def test_the_workers_few_minutes_behind_the_scheduled_time_do_not_delay_a_deletion(config: FinOpsConfig) -> None:
+    late_worker = NOW + timedelta(minutes=4)
+    due_now = plan(_inventory(volume(**marked(NOW))), TARGET, _ctx(), _config(config), wall_now=late_worker)
+    assert [a.action for a in due_now.actions] == ["delete"]
+    (mark,) = plan(_inventory(volume()), TARGET, _ctx(), _config(config), wall_now=late_worker).actions
+    assert mark.details["delete_after"] == "2026-12-04T06:00:00Z"  # the run's time: due at next week's 06:00 run
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        # create-snapshots --copy-tags-from-source of a volume marked 100 days ago: the copy is 95 days old
+        Snapshot("snap-rescue", "completed", NOW - timedelta(days=95), 50, marked(NOW - timedelta(days=100))),
+        # a volume restored from a Backup of a marked one, 30 days ago, carrying its mark
+        volume(age=30, **marked(NOW - timedelta(days=40))),
+    ],
+)
+def test_a_mark_older_than_the_resource_itself_is_not_trusted_but_marked_again(
+    config: FinOpsConfig, resource: Volume | Snapshot
+) -> None:
+    if isinstance(resource, Snapshot):
+        resource = replace(resource, shared_with=())
+    (action,) = plan(_inventory(resource), TARGET, _ctx(), _config(config)).actions
+    assert action.action == "mark"
+    assert action.reason.startswith("mark older than the resource (finops:cleanup-after=")
+    assert action.reason.endswith("marked again: marked for deletion on 2026-12-04")
+
+
+def test_a_volume_marked_snapshot_and_delete_gets_its_snapshot_though_the_config_turned_them_off(
+    config: FinOpsConfig,
+) -> None:
+    off = _config(config, volumes={"final_snapshot": False})
+    told = plan(_inventory(volume(**marked(NOW - timedelta(days=1)))), TARGET, _ctx(), off).actions
+    plain = plan(_inventory(volume(**marked(NOW - timedelta(days=1), "delete"))), TARGET, _ctx(), off).actions
+    assert [(a.action, a.details["final_snapshot"]) for a in told] == [("delete", True)]
+    assert [(a.action, a.details["final_snapshot"]) for a in plain] == [("delete", False)]

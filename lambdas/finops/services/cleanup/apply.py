@@ -6,14 +6,19 @@ In this order:
 2. Unmarks: ``DeleteTags`` of the two mark tags, batched the same way.
 3. gp2 -> gp3: ``ModifyVolume`` one volume at a time, verified by reading the volume's type back.
 4. Snapshot deletions: the snapshots are read again (and the account's AMIs, disabled and deprecated included) and
-   each must still pass every test of the planner before ``DeleteSnapshot``.
-5. Volume deletions: the volumes are read again and re-judged by the planner's own rules; each gets its final
-   snapshot (tags copied, description naming the volume, type, size, AZ, IOPS) unless the config turns it off, and
-   is deleted only once that snapshot is ``completed``; a snapshot still pending when the wait ends leaves the volume
-   marked for the next run, which reuses the snapshot instead of making another.
+   each must still pass every test of the planner, and its mark's date must have passed (by the run's clock and the
+   wall clock), before ``DeleteSnapshot``.
+5. Volume deletions: the volumes are read again and re-judged the same way; each gets its final snapshot (tags
+   copied, description naming the volume, type, size, AZ, IOPS) when its mark says ``snapshot-and-delete`` or the
+   config asks for one, and is deleted only once that snapshot is ``completed`` and one more read of the volume
+   shows it still eligible (not tagged prod or protected while the snapshot was made). A snapshot still pending
+   when the wait ends leaves the volume marked for the next run, which reuses that snapshot: only one tagged
+   ``finops:for-mark`` with the volume's current mark, never a final snapshot of an earlier episode.
 Every deletion is verified by reading again: gone (or ``deleting``) is done; ``NotFound`` counts as already done.
-Throttling is retried by the client (standard mode, 8 attempts); what remains is a per-item failure, an outcome,
-never an exception, and never reported as deleted.
+Throttling is retried by the client (standard mode, 8 attempts); what remains (a ``ClientError``, a timeout or any
+other ``BotoCoreError``, from a call that changes something or from a read between them) is a per-item failure, an
+outcome, never an exception, and never reported as deleted: ``apply`` always returns an outcome for every action,
+so every change made is audited with its before-state.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from finops.aws.batch import bisect, in_batches
 from finops.aws.clients import AccountScope
@@ -40,6 +46,9 @@ from finops.rules.cleanup_plan import (
     SNAPSHOT,
     UNMARK,
     VOLUME,
+    RunClocks,
+    deletion_blocked,
+    run_clocks,
     snapshot_verdict,
     volume_verdict,
 )
@@ -48,6 +57,7 @@ from finops.rules.cleanup_tags import (
     AFTER_TAG,
     DELETE,
     FINAL_OF_TAG,
+    FOR_MARK_TAG,
     MARK_TAGS,
     MAX_TAGS,
     OUR_TAGS,
@@ -75,6 +85,7 @@ FILTER_BATCH = 200  # values per describe filter
 POLL_SECONDS = 5.0
 
 logger = Logger(child=True)
+AWS_ERRORS = (ClientError, BotoCoreError)  # what an AWS call raises once the client's retries are spent
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +97,7 @@ class _Env:
     config: FinOpsConfig
     sleep: Callable[[float], None]
     max_wait_seconds: float
+    clocks: RunClocks
 
 
 def apply(
@@ -97,22 +109,37 @@ def apply(
     config: FinOpsConfig,
     sleep: Callable[[float], None] = time.sleep,
     max_wait_seconds: float = 60.0,
+    wall_now: datetime | None = None,
 ) -> list[Outcome]:
-    """One verified outcome per action, in the order given."""
+    """One verified outcome per action, in the order given; ``wall_now``: the worker's wall clock (the plan's)."""
     _validate(actions)
-    env = _Env(scope, scope.client("ec2"), target, ctx, config, sleep, max_wait_seconds)
+    clocks = run_clocks(ctx.now, wall_now)
+    env = _Env(scope, scope.client("ec2"), target, ctx, config, sleep, max_wait_seconds, clocks)
     outcomes: dict[int, Outcome] = {}
 
     def run(select: Callable[[Action], bool], carry_out: Callable[[_Env, list[Action]], list[Outcome]]) -> None:
         indexes = [i for i, a in enumerate(actions) if select(a) and i not in outcomes]
-        if indexes:
-            outcomes.update(zip(indexes, carry_out(env, [actions[i] for i in indexes]), strict=True))
+        if not indexes:
+            return
+        mine = [actions[i] for i in indexes]
+        try:
+            done = carry_out(env, mine)
+        except Exception as exc:  # a phase's own handling missed it: its actions fail; the others' outcomes stand
+            logger.exception("clean-up phase failed", extra={**scope.log_keys(), "actions": len(mine)})
+            why = error_text(exc) if isinstance(exc, AWS_ERRORS) else f"unexpected error: {type(exc).__name__}: {exc}"
+            done = [Outcome(a, False, error=f"{a.action} not verified: {why}") for a in mine]
+        outcomes.update(zip(indexes, done, strict=True))
 
-    unmarked_first = {i for i, a in enumerate(actions) if _needs_mark(a)}
-    marked = _mark(env, [actions[i] for i in sorted(unmarked_first)])
-    for i, failed in zip(sorted(unmarked_first), marked, strict=True):
-        if failed is not None or actions[i].action == MARK:
-            outcomes[i] = failed or Outcome(actions[i], True, {"marked": True, **_mark_values(actions[i])})
+    def mark(env: _Env, mine: list[Action]) -> list[Outcome]:
+        failed = _mark(env, mine)
+        return [f or Outcome(a, True, {"marked": True, **_mark_values(a)}) for a, f in zip(mine, failed, strict=True)]
+
+    run(_needs_mark, mark)
+    for i in [
+        i for i, a in enumerate(actions) if _needs_mark(a)
+    ]:  # marked in this run to be deleted in it (grace_days 0): the deletion's outcome counts
+        if outcomes[i].ok and actions[i].action == DELETE_ACTION:
+            del outcomes[i]
     run(lambda a: a.action == UNMARK, _unmark)
     run(lambda a: a.action == GP3, _gp3)
     run(lambda a: a.action == DELETE_ACTION and a.kind == SNAPSHOT, _delete_snapshots)
@@ -173,7 +200,11 @@ def _mark(env: _Env, actions: list[Action]) -> list[Outcome | None]:
             return env.ec2.create_tags(Resources=part, Tags=tags)
 
         for batch in in_batches(resources, TAG_BATCH):
-            done = bisect(batch, tag)
+            try:
+                done = bisect(batch, tag)
+            except BotoCoreError as err:  # no answer: the batch may or may not carry the mark; the next read shows
+                failures.update((r, f"could not mark (outcome unknown): {error_text(err)}") for r in batch)
+                continue
             failures.update((resource, f"could not mark: {error_text(err)}") for resource, err in done.failed)
     return [Outcome(a, False, error=failures[a.resource]) if a.resource in failures else None for a in actions]
 
@@ -182,7 +213,11 @@ def _unmark(env: _Env, actions: list[Action]) -> list[Outcome]:
     failures: dict[str, str] = {}
     keys = [{"Key": key} for key in MARK_TAGS]
     for batch in in_batches([a.resource for a in actions], TAG_BATCH):
-        done = bisect(batch, lambda part: env.ec2.delete_tags(Resources=part, Tags=keys))
+        try:
+            done = bisect(batch, lambda part: env.ec2.delete_tags(Resources=part, Tags=keys))
+        except BotoCoreError as err:
+            failures.update((r, f"could not unmark (outcome unknown): {error_text(err)}") for r in batch)
+            continue
         failures.update((resource, f"could not unmark: {error_text(err)}") for resource, err in done.failed)
     return [
         Outcome(a, False, error=failures[a.resource]) if a.resource in failures else Outcome(a, True, {"marked": False})
@@ -203,10 +238,21 @@ def _gp3(env: _Env, actions: list[Action]) -> list[Outcome]:
                 Iops=int(action.details["iops"]),
                 Throughput=int(action.details["throughput"]),
             )
-        except ClientError as err:
+        except AWS_ERRORS as err:
             outcomes.append(Outcome(action, False, error=error_text(err)))
             continue
-        fresh = _describe_volumes(env, [action.resource]).get(action.resource)
+        try:
+            fresh = _describe_volumes(env, [action.resource]).get(action.resource)
+        except AWS_ERRORS as err:
+            outcomes.append(
+                Outcome(
+                    action,
+                    False,
+                    {"modification": "requested"},
+                    error=f"ModifyVolume accepted, not verified: {error_text(err)}",
+                )
+            )
+            continue
         kind = fresh.get("VolumeType") if fresh else None
         if kind == "gp3":
             outcomes.append(Outcome(action, True, {"volume_type": "gp3", "iops": fresh.get("Iops") if fresh else None}))
@@ -219,18 +265,26 @@ def _gp3(env: _Env, actions: list[Action]) -> list[Outcome]:
 # -- snapshots ---------------------------------------------------------------------------------------------------
 
 
+def _not_rechecked(actions: list[Action], err: Exception, when: str = "before deleting") -> list[Outcome]:
+    return [Outcome(a, False, error=f"not deleted: the re-check {when} failed: {error_text(err)}") for a in actions]
+
+
 def _delete_snapshots(env: _Env, actions: list[Action]) -> list[Outcome]:
-    fresh = _describe_snapshots(env, [a.resource for a in actions])
-    images = image_snapshots(
-        (
-            image
-            for page in env.ec2.get_paginator("describe_images").paginate(
-                Owners=["self"], IncludeDisabled=True, IncludeDeprecated=True, PaginationConfig={"PageSize": 1000}
-            )
-            for image in page.get("Images", [])
-        ),
-        env.ctx.now,
-    )
+    try:
+        fresh = _describe_snapshots(env, [a.resource for a in actions])
+        images = image_snapshots(
+            (
+                image
+                for page in env.ec2.get_paginator("describe_images").paginate(
+                    Owners=["self"], IncludeDisabled=True, IncludeDeprecated=True, PaginationConfig={"PageSize": 1000}
+                )
+                for image in page.get("Images", [])
+            ),
+            env.clocks.judge,
+        )
+    except AWS_ERRORS as err:
+        return _not_rechecked(actions, err)
+    cleanup = env.config.capabilities.ebs_cleanup
     outcomes = []
     for action in actions:
         described = fresh.get(action.resource)
@@ -241,12 +295,13 @@ def _delete_snapshots(env: _Env, actions: list[Action]) -> list[Outcome]:
         snapshot = snapshot_of(described)
         snapshot = type(snapshot)(**{**_fields(snapshot), "shared_with": ()})
         inventory = StorageInventory(snapshots=(snapshot,), image_snapshots=images)
-        verdict = snapshot_verdict(snapshot, inventory, env.target, env.ctx.now, env.config)
-        if verdict.eligible and AFTER_TAG not in snapshot.tags:
-            outcomes.append(Outcome(action, False, error="not deleted: its mark is gone (removed by hand?)"))
-            continue
+        verdict = snapshot_verdict(snapshot, inventory, env.target, env.clocks.judge, env.config)
         if not verdict.eligible:
             outcomes.append(Outcome(action, False, error=f"not deleted: changed since the plan ({verdict.reason})"))
+            continue
+        blocked = deletion_blocked(snapshot.tags, snapshot.started, cleanup, env.clocks)
+        if blocked:
+            outcomes.append(Outcome(action, False, error=f"not deleted: {blocked}"))
             continue
         outcomes.append(_delete_one(env, action, partial(env.ec2.delete_snapshot, SnapshotId=action.resource)))
     return _verify_gone(env, outcomes, _describe_snapshots)
@@ -264,6 +319,8 @@ def _delete_one(env: _Env, action: Action, call: Callable[[], Any], **after: Any
         if code.endswith(".NotFound"):
             return Outcome(action, True, {"deleted": True, "already_gone": True, **after})
         return Outcome(action, False, after, error=error_text(err))
+    except BotoCoreError as err:  # no answer: it may be gone or not; the next run's fresh read shows which
+        return Outcome(action, False, {"deleted": "unknown", **after}, error=f"outcome unknown: {error_text(err)}")
     return Outcome(action, True, {"deleted": True, **after})
 
 
@@ -274,7 +331,20 @@ def _verify_gone(
     claimed = [
         o.action.resource for o in outcomes if o.ok and o.after.get("deleted") and not o.after.get("already_gone")
     ]
-    still = describe(env, claimed) if claimed else {}
+    try:
+        still = describe(env, claimed) if claimed else {}
+    except AWS_ERRORS as err:
+        return [
+            Outcome(
+                o.action,
+                False,
+                o.after,
+                error=f"deletion accepted, not verified: the read-back failed: {error_text(err)}",
+            )
+            if o.action.resource in claimed
+            else o
+            for o in outcomes
+        ]
     verified = []
     for outcome in outcomes:
         left = still.get(outcome.action.resource)
@@ -295,31 +365,42 @@ def _verify_gone(
 # -- volumes -----------------------------------------------------------------------------------------------------
 
 
+def _recheck_volume(env: _Env, action: Action, described: Mapping[str, Any] | None) -> Outcome | None:
+    """None: still eligible and due by its fresh read; else its outcome (already gone, or why it is not deleted)."""
+    if described is None:
+        return Outcome(action, True, {"deleted": True, "already_gone": True})
+    volume = volume_of(described)
+    verdict = volume_verdict(volume, env.target, env.clocks.judge, env.config)
+    if not verdict.eligible:
+        return Outcome(action, False, error=f"not deleted: changed since the plan ({verdict.reason})")
+    blocked = deletion_blocked(volume.tags, volume.created, env.config.capabilities.ebs_cleanup, env.clocks)
+    return Outcome(action, False, error=f"not deleted: {blocked}") if blocked else None
+
+
+def _wants_snapshot(action: Action, described: Mapping[str, Any]) -> bool:
+    """The config asks for one, or the mark told the owner ``snapshot-and-delete``: either way, one is made."""
+    return bool(action.details.get("final_snapshot")) or _tag(described, ACTION_TAG) == SNAPSHOT_AND_DELETE
+
+
 def _delete_volumes(env: _Env, actions: list[Action]) -> list[Outcome]:
-    fresh = _describe_volumes(env, [a.resource for a in actions])
+    try:
+        fresh = _describe_volumes(env, [a.resource for a in actions])
+    except AWS_ERRORS as err:
+        return _not_rechecked(actions, err)
     results: dict[str, Outcome] = {}
     eligible: list[Action] = []
     for action in actions:
-        described = fresh.get(action.resource)
-        if described is None:
-            results[action.resource] = Outcome(action, True, {"deleted": True, "already_gone": True})
-            continue
-        volume = volume_of(described)
-        verdict = volume_verdict(volume, env.target, env.ctx.now, env.config)
-        if verdict.eligible and AFTER_TAG not in volume.tags:
-            results[action.resource] = Outcome(action, False, error="not deleted: its mark is gone (removed by hand?)")
-            continue
-        if not verdict.eligible:
-            results[action.resource] = Outcome(
-                action, False, error=f"not deleted: changed since the plan ({verdict.reason})"
-            )
-            continue
-        eligible.append(action)
+        rechecked = _recheck_volume(env, action, fresh.get(action.resource))
+        if rechecked is not None:
+            results[action.resource] = rechecked
+        else:
+            eligible.append(action)
+    wanting = [a for a in eligible if _wants_snapshot(a, fresh[a.resource])]
     snapshots: dict[str, str] = {}
-    if env.config.capabilities.ebs_cleanup.volumes.final_snapshot and eligible:
-        snapshots, failed = _final_snapshots(env, eligible, fresh)
-        for resource, outcome in failed.items():
-            results[resource] = outcome
+    if wanting:
+        snapshots, failed = _final_snapshots(env, wanting, fresh)
+        results.update(failed)
+        results.update(_recheck_after_wait(env, [a for a in wanting if a.resource in snapshots], snapshots))
     for action in eligible:
         if action.resource in results:
             continue
@@ -331,6 +412,27 @@ def _delete_volumes(env: _Env, actions: list[Action]) -> list[Outcome]:
     return _verify_gone(env, [results[a.resource] for a in actions], _describe_volumes)
 
 
+def _recheck_after_wait(env: _Env, actions: list[Action], snapshots: Mapping[str, str]) -> dict[str, Outcome]:
+    """The final snapshots took a while: read the volumes once more, just before DeleteVolume, and keep any that an
+    owner tagged prod or protected (or unmarked) meanwhile."""
+    if not actions:
+        return {}
+    try:
+        fresh = _describe_volumes(env, [a.resource for a in actions])
+    except AWS_ERRORS as err:
+        return {
+            a.resource: Outcome(a, False, {"final_snapshot": snapshots[a.resource]}, error=o.error)
+            for a, o in zip(actions, _not_rechecked(actions, err, "after the final snapshot"), strict=True)
+        }
+    changed: dict[str, Outcome] = {}
+    for action in actions:
+        snapshot = {"final_snapshot": snapshots[action.resource], "record_id": _record(env, action)}
+        rechecked = _recheck_volume(env, action, fresh.get(action.resource))
+        if rechecked is not None:
+            changed[action.resource] = Outcome(action, rechecked.ok, {**snapshot, **rechecked.after}, rechecked.error)
+    return changed
+
+
 def _record(env: _Env, action: Action) -> str:
     return record_id(env.ctx.run_id, env.scope.account, env.scope.region, action.resource)
 
@@ -338,9 +440,18 @@ def _record(env: _Env, action: Action) -> str:
 def _final_snapshots(
     env: _Env, actions: list[Action], fresh: Mapping[str, Mapping[str, Any]]
 ) -> tuple[dict[str, str], dict[str, Outcome]]:
-    """The completed final snapshot of each volume (made now, or by an earlier run whose snapshot was still pending),
-    and a failed outcome for each volume without one: those are not deleted."""
-    existing = _existing_final_snapshots(env, [a.resource for a in actions])
+    """The completed final snapshot of each volume (made now, or by an earlier run for the same mark whose snapshot
+    was still pending), and a failed outcome for each volume without one: those are not deleted."""
+    marks = {a.resource: _tag(fresh[a.resource], AFTER_TAG) for a in actions}
+    try:
+        existing = _existing_final_snapshots(env, marks)
+    except AWS_ERRORS as err:
+        return {}, {
+            a.resource: Outcome(
+                a, False, error=f"not deleted: could not look for its final snapshot: {error_text(err)}"
+            )
+            for a in actions
+        }
     by_volume: dict[str, str] = {}
     failed: dict[str, Outcome] = {}
     for action in actions:
@@ -350,9 +461,12 @@ def _final_snapshots(
             by_volume[action.resource] = earlier["SnapshotId"]
             try:  # point the snapshot at this run's record: that is the deletion the restore undoes
                 env.ec2.create_tags(Resources=[earlier["SnapshotId"]], Tags=[{"Key": RECORD_TAG, "Value": record}])
-            except ClientError as err:
+            except AWS_ERRORS as err:
                 failed[action.resource] = Outcome(
-                    action, False, error=f"final snapshot not re-tagged: {error_text(err)}"
+                    action,
+                    False,
+                    {"final_snapshot": earlier["SnapshotId"]},
+                    error=f"final snapshot not re-tagged: {error_text(err)}",
                 )
             continue
         volume = fresh[action.resource]
@@ -360,14 +474,20 @@ def _final_snapshots(
             created = env.ec2.create_snapshot(
                 VolumeId=action.resource,
                 Description=_description(volume, record),
-                TagSpecifications=[{"ResourceType": "snapshot", "Tags": _snapshot_tags(volume, record)}],
+                TagSpecifications=[
+                    {"ResourceType": "snapshot", "Tags": _snapshot_tags(volume, record, marks[action.resource])}
+                ],
             )
-        except ClientError as err:
+        except AWS_ERRORS as err:
             failed[action.resource] = Outcome(action, False, error=f"final snapshot failed: {error_text(err)}")
             continue
         by_volume[action.resource] = str(created["SnapshotId"])
     waiting = {v: s for v, s in by_volume.items() if v not in failed}
-    states = _wait_completed(env, list(waiting.values()))
+    try:
+        states = _wait_completed(env, list(waiting.values()))
+    except AWS_ERRORS as err:
+        unread = f"could not be read ({error_text(err)})"
+        states = dict.fromkeys(waiting.values(), unread)
     completed: dict[str, str] = {}
     for action in actions:
         snapshot = waiting.get(action.resource)
@@ -398,9 +518,10 @@ def _description(volume: Mapping[str, Any], record: str) -> str:
     return text[:255]
 
 
-def _snapshot_tags(volume: Mapping[str, Any], record: str) -> list[dict[str, str]]:
+def _snapshot_tags(volume: Mapping[str, Any], record: str, mark: str) -> list[dict[str, str]]:
     ours = {
         FINAL_OF_TAG: str(volume["VolumeId"]),
+        FOR_MARK_TAG: mark,
         RECORD_TAG: record,
         VOLUME_SPEC_TAG: volume_spec_value(
             volume_type=str(volume.get("VolumeType")),
@@ -421,16 +542,22 @@ def _snapshot_tags(volume: Mapping[str, Any], record: str) -> list[dict[str, str
     return [*[{"Key": k, "Value": v} for k, v in ours.items()], *copied][:MAX_TAGS]
 
 
-def _existing_final_snapshots(env: _Env, volumes: list[str]) -> dict[str, Mapping[str, Any]]:
+def _existing_final_snapshots(env: _Env, marks: Mapping[str, str]) -> dict[str, Mapping[str, Any]]:
+    """The final snapshot an earlier run made of each volume for the mark it carries now (``finops:for-mark``), a
+    completed one before a pending one. One of another mark (an earlier episode of the volume: since attached and
+    written to) or of none is never reused."""
     found: dict[str, Mapping[str, Any]] = {}
-    for batch in in_batches(volumes, FILTER_BATCH):
+    for batch in in_batches(sorted(marks), FILTER_BATCH):
         pages = env.ec2.get_paginator("describe_snapshots").paginate(
             OwnerIds=["self"], Filters=[{"Name": f"tag:{FINAL_OF_TAG}", "Values": batch}]
         )
         for page in pages:
             for snapshot in page.get("Snapshots", []):
-                if snapshot.get("State") in ("pending", "completed"):
-                    found.setdefault(_tag(snapshot, FINAL_OF_TAG), snapshot)
+                volume = _tag(snapshot, FINAL_OF_TAG)
+                if volume not in marks or not marks[volume] or _tag(snapshot, FOR_MARK_TAG) != marks[volume]:
+                    continue
+                if snapshot.get("State") == "completed" or (snapshot.get("State") == "pending" and volume not in found):
+                    found[volume] = snapshot
     return found
 
 

@@ -22,7 +22,7 @@ from finops.aws.errors import error_text
 from finops.engine.model import RunContext, Target
 from finops.models.config import FinOpsConfig
 from finops.models.storage import RecycleBin, RecycleBinRule, RecycleBinType, Snapshot, StorageInventory, Volume
-from finops.rules.cleanup_plan import needs_sharing_check
+from finops.rules.cleanup_plan import needs_sharing_check, run_clocks
 
 PERMISSIONS: tuple[str, ...] = (
     "ec2:DescribeImages",
@@ -38,8 +38,12 @@ IMAGE_PAGE = 1000  # DescribeImages MaxResults: 1-1,000
 RECYCLE_BIN_TYPES: tuple[RecycleBinType, ...] = ("EBS_VOLUME", "EBS_SNAPSHOT")
 
 
-def read_inventory(scope: AccountScope, target: Target, ctx: RunContext, config: FinOpsConfig) -> StorageInventory:
+def read_inventory(
+    scope: AccountScope, target: Target, ctx: RunContext, config: FinOpsConfig, *, wall_now: datetime | None = None
+) -> StorageInventory:
+    """``wall_now``: the worker's wall clock; ages are judged as the plan judges them (:func:`run_clocks`)."""
     ec2 = scope.client("ec2")
+    now = run_clocks(ctx.now, wall_now).judge
     volumes = tuple(
         sorted((volume_of(v) for v in _pages(ec2, "describe_volumes", "Volumes", VOLUME_PAGE)), key=lambda v: v.id)
     )
@@ -55,16 +59,16 @@ def read_inventory(scope: AccountScope, target: Target, ctx: RunContext, config:
     inventory = StorageInventory(
         volumes=volumes,
         snapshots=snapshots,
-        image_snapshots=image_snapshots(images, ctx.now),
+        image_snapshots=image_snapshots(images, now),
         recycle_bin=read_recycle_bin(scope.client("rbin")),
     )
     checked: list[Snapshot] = []
     errors: dict[str, str] = {}
     for snapshot in inventory.snapshots:
-        if needs_sharing_check(snapshot, inventory, target, ctx.now, config):
+        if needs_sharing_check(snapshot, inventory, target, now, config):
             try:
                 snapshot = replace(snapshot, shared_with=shared_with(ec2, snapshot.id))
-            except ClientError as exc:  # unknown stays unknown: neither marked nor deleted this run
+            except (ClientError, BotoCoreError) as exc:  # unknown stays unknown: neither marked nor deleted this run
                 errors[snapshot.id] = error_text(exc)
         checked.append(snapshot)
     return replace(inventory, snapshots=tuple(checked), details={"sharing_errors": errors} if errors else {})

@@ -2,7 +2,8 @@
 
 ``read_inventory(scope)`` is the fresh read the pure planner works on; ``apply(scope, actions, ...)`` carries the
 planned actions out, one module per service (``ec2``, ``autoscaling``, ``rds``), and returns one verified
-``Outcome`` per action, in the order given. API errors are outcomes; anything else is a bug and propagates.
+``Outcome`` per action, in the order given. API errors are outcomes (one a service module did not handle, such as a
+timeout, fails that module's actions, and the others' outcomes stand); anything else is a bug and propagates.
 
 Each module declares the IAM actions it calls through the member role next to its code; ``MEMBER_PERMISSIONS`` is
 their union, which the member stack grants and a recorded-calls test checks.
@@ -14,8 +15,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from finops.aws.clients import AccountScope
+from finops.aws.errors import error_text
 from finops.engine.model import Action, Outcome
 from finops.services.scheduler import autoscaling, ec2, inventory, rds
 from finops.services.scheduler.inventory import read_inventory
@@ -54,7 +57,12 @@ def apply(
     def run(kinds: tuple[str, ...], carry_out: Callable[[list[Action]], list[Outcome]]) -> None:
         indexes = [i for i, action in enumerate(actions) if action.kind in kinds]
         if indexes:
-            done = carry_out([actions[i] for i in indexes])
+            mine = [actions[i] for i in indexes]
+            try:
+                done = carry_out(mine)
+            except (ClientError, BotoCoreError) as exc:  # e.g. a timeout: the others' outcomes (and audit) stand
+                why = f"not verified: {error_text(exc)}"
+                done = [Outcome(a, False, error=f"{a.action} {why}") for a in mine]
             outcomes.update(zip(indexes, done, strict=True))
 
     run(("rds:db", "rds:cluster"), lambda mine: rds.apply(scope.client("rds"), mine, now=now))
