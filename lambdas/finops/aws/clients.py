@@ -8,6 +8,7 @@ region into every log line and result.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +20,17 @@ from finops._version import __version__
 # Every request says which release made it ("finops-operate/0.5.0"), in CloudTrail's userAgent too, so an operator can
 # tell our calls from anyone else's and which version is deployed where.
 USER_AGENT = f"finops-operate/{__version__}"
+
+
+def _max_attempts(default: int = 8) -> int:
+    """8 attempts (standard retry mode), or what the standard ``AWS_MAX_ATTEMPTS`` says when it is a number >= 1:
+    an explicit Config would otherwise hide that variable from botocore."""
+    value = os.environ.get("AWS_MAX_ATTEMPTS", "")
+    return int(value) if value.isdigit() and int(value) >= 1 else default
+
+
 BOTO_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 8},
+    retries={"mode": "standard", "max_attempts": _max_attempts()},
     user_agent_appid="finops-operate",
     user_agent_extra=USER_AGENT,
     connect_timeout=5,

@@ -68,3 +68,13 @@ def test_the_changelog_has_a_section_for_the_version() -> None:
         f"CHANGELOG.md has no '## [{PYPROJECT_VERSION}] - YYYY-MM-DD' section"
     )
     assert changelog.index("## [Unreleased]") < changelog.index(f"## [{PYPROJECT_VERSION}]")
+
+
+def test_aws_max_attempts_sets_the_retries_and_a_bad_value_keeps_eight(monkeypatch) -> None:
+    from finops.aws import clients
+
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
+    assert clients._max_attempts() == 3
+    for bad in ("0", "many", ""):
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", bad)
+        assert clients._max_attempts() == 8
