@@ -275,6 +275,11 @@ class Delivery:
     scope: FailureScope | None = None
     ts: str | None = None  # the posted message's Slack ts (Web API only): what a later thread reply needs
 
+    @property
+    def audit_action(self) -> str:
+        """The audit record's action for this delivery: ``slack.post``, ``slack.park`` or ``slack.preview``."""
+        return "slack." + {"delivered": "post", "parked": "park", "previewed": "preview"}[self.status]
+
 
 class SlackSender:
     """Posts a message; a channel that refuses it for good hands it to the default channel, with a note."""

@@ -188,9 +188,6 @@ class AlertRun:
     mode: str = "enforce"  # "report" when previewing: rendered and routed, never posted
 
 
-_ACTIONS = {"delivered": "post", "parked": "park", "previewed": "preview"}
-
-
 def _deliver(alert: Alert, part: Rendered, message: SlackMessage, key: str, run: AlertRun, note: str = "") -> Result:
     delivery: Delivery = run.outbox.deliver(message, key=key)
     if part.owner.source == "lookup failed":
@@ -212,7 +209,7 @@ def _deliver(alert: Alert, part: Rendered, message: SlackMessage, key: str, run:
         AuditRecord(
             run_id=run.run_id,
             actor=run.actor,
-            action=f"slack.{_ACTIONS[delivery.status]}",
+            action=delivery.audit_action,
             target=f"slack:{delivery.channel}",
             reason=reason
             + (

@@ -41,7 +41,6 @@ HEARTBEAT_TEXT = "HEARTBEAT — not a real anomaly"
 HEARTBEAT_METRIC = "HeartbeatDelivered"
 # What the function logs; tools/smoke.py searches the log group for them.
 RECEIVED, POSTED, PARKED = "synthetic alert received", "synthetic alert posted", "synthetic alert parked"
-_ACTIONS = {"delivered": "post", "parked": "park", "previewed": "preview"}
 
 
 def synthetic_kind(alert: Alert) -> Kind | None:
@@ -125,7 +124,7 @@ def deliver_synthetic(anomalies: Sequence[CostAnomaly], run: AlertRun, summary: 
             AuditRecord(
                 run_id=run.run_id,
                 actor=run.actor,
-                action=f"slack.{_ACTIONS[delivery.status]}",
+                action=delivery.audit_action,
                 target=f"slack:{delivery.channel}",
                 reason=f"{kind} {anomaly.anomaly_id}" + (f"; {delivery.reason}" if delivery.reason else ""),
                 at=run.now,
