@@ -14,7 +14,7 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -276,6 +276,21 @@ def test_a_window_inside_the_gap_is_empty_and_takes_no_action():
     assert desired_state(schedule, utc("2026-03-29T01:00")) == "stopped"
 
 
+def test_a_start_moved_by_the_gap_onto_another_periods_start_time_runs_on_its_own_day():
+    """Given Sunday 01:30-04:45 and Monday 02:00-03:00 in London, when 01:30 does not exist on 29 March, then Sunday
+    starts at 02:00 BST (the gap's end), and Monday starts at its own 02:00: found by the year-long property."""
+    schedule = make("Europe/London", (["mon"], "02:00", "03:00"), (["sun"], "01:30", "04:45"))
+
+    found = transitions(schedule, utc("2026-03-28T00:00"), utc("2026-03-31T00:00"))
+
+    assert [(t.action, f"{t.local:%a %H:%M}") for t in found] == [
+        ("start", "Sun 02:00"),
+        ("stop", "Sun 04:45"),
+        ("start", "Mon 02:00"),
+        ("stop", "Mon 03:00"),
+    ]
+
+
 def test_two_windows_that_meet_in_the_gap_are_one_window():
     """Given 22:00-02:15 and 02:45-06:00 in Berlin, when both 02:15 and 02:45 fall in the gap, then the resource keeps
     running across it: no stop and start at the same instant."""
@@ -310,6 +325,11 @@ def _changes_near(zone: str, day: date) -> bool:
     chosen=st.lists(periods, min_size=1, max_size=2),
     holidays=st.lists(st.dates(date(2026, 1, 1), date(2026, 12, 31)), max_size=4),
 )
+@example(
+    zone="Europe/London",
+    chosen=[{"days": ["mon"], "start": "02:00", "stop": "03:00"}, {"days": ["sun"], "start": "01:30", "stop": "04:45"}],
+    holidays=[],
+)
 def test_over_a_year_actions_alternate_and_each_occurrence_starts_and_stops_once(zone, chosen, holidays):
     """Given any zone and periods, when we list a year of actions, then they alternate start/stop, the state just
     after each is its action, each local day of the schedule starts once, and each action happens at a configured
@@ -331,11 +351,15 @@ def test_over_a_year_actions_alternate_and_each_occurrence_starts_and_stops_once
         assert desired_state(schedule, transition.at) == state
         assert desired_state(schedule, transition.at - timedelta(microseconds=1)) != state
     configured = {p.start for p in schedule.periods} | {p.stop for p in schedule.periods}
+    moved = set()
     for transition in found:
-        moved_by_a_gap = _offset(zoneinfo, transition.at - timedelta(seconds=1)) != _offset(zoneinfo, transition.at)
-        assert f"{transition.local:%H:%M}" in configured or moved_by_a_gap
-    starts = Counter((t.local.date(), f"{t.local:%H:%M}") for t in found if t.action == "start")
-    assert max(starts.values()) == 1
+        if _offset(zoneinfo, transition.at - timedelta(seconds=1)) != _offset(zoneinfo, transition.at):
+            moved.add(transition.at)  # at the end of a DST gap: its configured time did not exist that night
+        assert f"{transition.local:%H:%M}" in configured or transition.at in moved
+    assert max(Counter((t.local.date(), f"{t.local:%H:%M}") for t in found if t.action == "start").values()) == 1
+    # A start moved by a gap may land on another period's start time (Sunday 01:30 in London becomes 02:00, the
+    # start of a Monday period): only the starts at their own configured time are checked against the days.
+    starts = Counter((t.local.date(), f"{t.local:%H:%M}") for t in found if t.action == "start" and t.at not in moved)
     day = date(2026, 1, 3)
     while day <= date(2026, 12, 28):
         for start in {p.start for p in schedule.periods}:
