@@ -16,6 +16,12 @@ from pydantic import AfterValidator, Field, ValidationError, field_validator, mo
 
 from finops.models.base import AccountId, Mode, StrictModel
 from finops.models.cleanup_config import EbsCleanupConfig
+from finops.models.governance_config import (
+    AutoTaggerConfig,
+    PoliciesConfig,
+    TagComplianceConfig,
+    TagEnforcementConfig,
+)
 from finops.models.problems import Loc, Mark, ProblemsError, problems, read_document
 from finops.models.scheduler_config import SchedulerConfig
 
@@ -414,16 +420,12 @@ class BudgetAlertsConfig(StrictModel):
     enabled: bool = True
 
 
-class PendingCapability(StrictModel):
-    """A capability whose automation ships in a later release; only its safety switch is read today."""
-
-    mode: Mode = Mode.REPORT
-
-
 class CapabilitiesConfig(StrictModel):
     anomaly_alerts: AnomalyAlertsConfig = AnomalyAlertsConfig()
     budget_alerts: BudgetAlertsConfig = BudgetAlertsConfig()
-    tag_enforcement: PendingCapability = PendingCapability()
+    tag_enforcement: TagEnforcementConfig = TagEnforcementConfig()
+    tag_compliance: TagComplianceConfig = TagComplianceConfig()
+    auto_tagger: AutoTaggerConfig = AutoTaggerConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     ebs_cleanup: EbsCleanupConfig = EbsCleanupConfig()
 
@@ -501,6 +503,7 @@ class FinOpsConfig(StrictModel):
         description="the tags on every resource this app deploys; they must pass the taxonomy",
     )
     reinstall: ReinstallConfig = ReinstallConfig()
+    policies: PoliciesConfig = PoliciesConfig()
 
     @model_validator(mode="after")
     def _own_tags_pass_the_taxonomy(self) -> FinOpsConfig:

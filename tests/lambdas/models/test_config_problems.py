@@ -127,13 +127,13 @@ def test_patterns_are_said_in_words_and_choices_get_a_suggestion(tmp_path):
     found = problems_of(
         tmp_path,
         ("regions: [eu-west-1, us-east-1]", "regions: [eu-west-1, us-east]"),
-        ("    mode: report ", "    mode: enforse "),
+        ("    mode: report                          # report: list what would start", "    mode: enforse  # x"),
     )
 
     assert found == [
         f"finops.yaml:{at('regions: [')}: organization.regions[1]: expected an AWS region name, e.g. eu-west-1 "
         "(got 'us-east')",
-        f"finops.yaml:{at('    mode: report ')}: capabilities.scheduler.mode: Input should be 'report' or 'enforce' "
+        f"finops.yaml:{at('    mode: report                          # report: list what would start')}: capabilities.scheduler.mode: Input should be 'report' or 'enforce' "
         "(got 'enforse'); did you mean 'enforce'?",
     ]
 
