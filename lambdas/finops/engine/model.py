@@ -129,6 +129,9 @@ class Plan:
     # what a safety net of the target held back, for the on-call channel and the run summary (circuit breaker
     # tripped, no Recycle Bin rule); the held resources are also in ``skipped``
     holds: tuple[str, ...] = ()
+    # what a capability found beside its actions, JSON-able, carried into the target's result unchanged (the tag
+    # compliance's findings and counts); the engine never reads it
+    report: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +165,7 @@ class TargetResult:
     error: str | None = None  # target-level: "AccessDenied: ..." / "paused by kill switch: ..."
     calls: Mapping[str, int] = field(default_factory=dict)  # API calls by service:Operation, for the bench
     holds: tuple[str, ...] = ()  # the plan's holds (circuit breaker tripped, ...): done, but not all of it
+    report: Mapping[str, Any] = field(default_factory=dict)  # the plan's report (Plan.report), as it made it
 
     def to_json(self) -> dict[str, Any]:
         """As the worker returns it: the actions without their ``before["tags"]`` copies (the audit record keeps the
@@ -176,6 +180,7 @@ class TargetResult:
             "error": self.error,
             "calls": dict(self.calls),
             **({"holds": list(self.holds)} if self.holds else {}),
+            **({"report": dict(self.report)} if self.report else {}),
         }
 
     @classmethod
@@ -190,6 +195,7 @@ class TargetResult:
             error=data.get("error"),
             calls=dict(data.get("calls") or {}),
             holds=tuple(data.get("holds") or ()),
+            report=dict(data.get("report") or {}),
         )
 
 

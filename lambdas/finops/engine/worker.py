@@ -99,7 +99,9 @@ def run_target(
         logger.error("target failed", extra={**log, "reason": reason})
         return TargetResult(target, "failed", ctx.mode, error=reason, calls=dict(scope.calls))
     plan: Plan = capability.plan(inventory, target, ctx)
-    result = TargetResult(target, "done", ctx.mode, planned=plan.actions, skipped=plan.skipped, holds=plan.holds)
+    result = TargetResult(
+        target, "done", ctx.mode, planned=plan.actions, skipped=plan.skipped, holds=plan.holds, report=plan.report
+    )
     if ctx.mode is not Mode.ENFORCE or not plan.actions:
         logger.info("target planned", extra={**log, "actions": len(plan.actions), "mode": str(ctx.mode)})
         return _with_calls(result, scope)

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from finops.engine.kill_switch import NoKillSwitch
-from finops.engine.model import Action, Outcome, Plan, RunContext, Target
+from finops.engine.model import Action, Outcome, Plan, RunContext, Target, TargetResult
 from finops.engine.worker import run_batch
 from finops.models.base import Mode
 from finops.services.audit import MemoryAuditTrail
@@ -103,3 +103,18 @@ def test_a_worker_that_gets_its_run_after_the_next_tick_stands_down():
     assert late["error"].startswith("too late to act")
     assert on_time["status"] == "done"
     assert capability.applied == ["444444444444"]
+
+
+def test_a_plans_report_reaches_the_targets_result_and_survives_json():
+    """What a capability found beside its actions (the tag compliance's findings) travels through the Map as it was."""
+    report = {"noncompliant": [{"id": "i-1", "missing": ["team"], "invalid": {}}], "counts": {"ec2:instance": [3, 2]}}
+
+    class Reporting(Capability):
+        def plan(self, inventory: Any, target: Target, ctx: RunContext) -> Plan:
+            return Plan((), report=report)
+
+    [result] = run(Reporting(), batch("444444444444", mode=Mode.REPORT))
+
+    assert result["report"] == report
+    assert TargetResult.from_json(result).report == report
+    assert "report" not in run(Capability(), batch("444444444444", mode=Mode.REPORT))[0]
