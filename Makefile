@@ -11,6 +11,9 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt | cksum | cut -d' ' -f1)
 LAYER := build/layer/.built
+# checkov in its own virtualenv: it pins boto3, botocore and packaging older than ours (requirements-checkov.txt).
+CHECKOV_VENV  := build/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt | cksum | cut -d' ' -f1)
 
 CONFIG ?= finops.yaml
 FN     ?=
@@ -44,10 +47,10 @@ SMOKE_TIMEOUT ?=
 MANAGEMENT_PROFILE ?=
 HUB_PROFILE ?=
 
-.PHONY: help venv layer synth lint types test demo invoke run restore schedule bench deploy diff destroy bootstrap execution-policies clean org-resource-policy smoke preflight
+.PHONY: help venv layer checkov synth lint types test demo invoke run restore schedule bench deploy diff destroy bootstrap execution-policies clean org-resource-policy smoke preflight policies
 help:
 	@echo "make demo     run the product on a simulated Organization (moto) with a local Slack sink"
-	@echo "make test     ruff, mypy, pytest (incl. cdk-nag and cfn-lint on every synthesized template)"
+	@echo "make test     ruff, mypy, pytest (incl. cdk-nag, cfn-lint and checkov on every synthesized template)"
 	@echo "make synth    write the CloudFormation templates to cdk.out/"
 	@echo "make invoke FN=anomaly_alerts EVENT=tests/events/anomaly_sns.json [ESTATE=..] [ESTATE_OUT=full] [CONFIG=..]"
 	@echo "             its estate key holds what the run changed; ESTATE_OUT=full (--estate-out full): the whole estate"
@@ -59,6 +62,7 @@ help:
 	@echo "make execution-policies [CONFIG=..]   docs/deploy/execution-policy-<Stack>.json from the synthesized stacks"
 	@echo "make bootstrap STACKS=FinOpsHub [CONFIG=..] [RUN=yes]   create-policy + cdk bootstrap steps (docs/deploy.md)"
 	@echo "make org-resource-policy [CONFIG=..]   the Organizations resource-policy statement to merge into yours"
+	@echo "make policies [CONFIG=..]   docs/policies/: the Tag Policy and SCPs from the taxonomy, and their review guide"
 	@echo "make preflight [CONFIG=..] [MANAGEMENT_PROFILE=..] [HUB_PROFILE=..]   read-only: what the Organization has that a deploy collides with or needs"
 	@echo "make smoke [CONFIG=..] [KIND=heartbeat] [SMOKE_TIMEOUT=120] [MANAGEMENT_PROFILE=..] [HUB_PROFILE=..]   prove the deployed alert path"
 
@@ -77,6 +81,17 @@ $(LAYER): lambdas/requirements.txt constraints.txt tools/build_layer.py stacks/l
 
 layer: $(LAYER)
 
+# Exactly the pinned list (--no-deps), checked complete (pip check); rebuilt when the file changes; talks on stderr.
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@echo "setting up $(CHECKOV_VENV) (checkov) from requirements-checkov.txt (first run only)" >&2
+	@{ test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV); } >&2
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3 >&2
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-checkov.txt >&2
+	@$(CHECKOV_VENV)/bin/python -m pip check >&2
+	@rm -f $(CHECKOV_VENV)/.installed-* && touch $@
+
+checkov: $(CHECKOV_STAMP)
+
 synth: $(STAMP) $(LAYER)
 	$(BIN)/python app.py --config $(CONFIG)
 
@@ -87,7 +102,7 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy lambdas stacks tools app.py
 
-test: $(STAMP) $(LAYER) lint types
+test: $(STAMP) $(LAYER) $(CHECKOV_STAMP) lint types
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 demo: $(STAMP)
@@ -140,6 +155,10 @@ smoke: $(STAMP)
 # The statement for an Organization whose resource policy is the user's (organization.manage_resource_policy: false).
 org-resource-policy: $(STAMP)
 	@$(BIN)/python -m tools.org_policy --config $(CONFIG)
+
+# The policy bundle the management stack deploys, as files for the security review (docs/policies/README.md).
+policies: $(STAMP)
+	$(BIN)/python -m tools.policies --config $(CONFIG) --out docs/policies
 
 # Read-only, with the management account's credentials (like `make run`): one JSON document on stdout, a table on
 # stderr; exits 1 when a finding is a blocker (docs/prerequisites.md).

@@ -19,15 +19,23 @@ from constructs import Construct
 from finops.handlers import CAPABILITY_WORKERS
 from finops.models.config import CapabilitiesConfig, EngineConfig, FinOpsConfig
 from finops.settings import Settings
+from stacks.constructs.cloudtrail_forwarding import CloudTrailHubBus
 from stacks.constructs.heartbeat import HeartbeatAlarm
 from stacks.constructs.lambda_function import METRICS_NAMESPACE, FinOpsFunction
 from stacks.constructs.layers import CONFIG_PATH, ConfigLayer, DependencyLayer
+from stacks.constructs.member_role import organization_id_parameter
 from stacks.constructs.run_engine import RunEngine, RunSchedule
 from stacks.constructs.service_topic import Publisher, ServicePublishedTopic
 from stacks.constructs.slack_retry_queue import SlackRetryQueue
 from stacks.constructs.state_tables import StateTables
 from stacks.nag import acknowledge_wildcard_resource
-from stacks.naming import ALARM_TOPIC_NAME, budget_topic_arn, cost_anomaly_topic_arn, member_role_arn_pattern
+from stacks.naming import (
+    ALARM_TOPIC_NAME,
+    budget_topic_arn,
+    cost_anomaly_topic_arn,
+    cost_reader_role_arn,
+    member_role_arn_pattern,
+)
 
 # slack_redrive stops a batch when Slack is down or rejects the token, and checks the time left; the Slack retry
 # queue's visibility timeout is at least six times this (SlackRetryQueue checks).
@@ -36,19 +44,31 @@ SLACK_REDRIVE_TIMEOUT = Duration.seconds(120)
 # post the digests.
 ENGINE_STAGE_TIMEOUT = Duration.minutes(5)
 WORKER_MEMORY_MB = 1024
+# The auto-tagger handles one event: a few Organizations reads, the member role, describes, the tags and a read-back.
+AUTO_TAGGER_TIMEOUT = Duration.minutes(2)
 
 # When each acting capability runs: the scheduler every tick, so a start or stop is at most one tick late; the storage
-# clean-up once a day at its run_at (its grace periods are days).
+# clean-up and tag compliance once a day at their run_at (their grace periods are days).
 RUN_SCHEDULES: Mapping[str, Callable[[CapabilitiesConfig], RunSchedule]] = {
     "scheduler": lambda capabilities: RunSchedule.every(capabilities.scheduler.tick_minutes),
     "ebs_cleanup": lambda capabilities: RunSchedule.daily_at(capabilities.ebs_cleanup.run_at),
+    "tag_compliance": lambda capabilities: RunSchedule.daily_at(capabilities.tag_compliance.run_at),
+}
+# A capability the config can switch off entirely: no worker, no state machine, no schedule (absent: always on).
+RUN_ENABLED: Mapping[str, Callable[[CapabilitiesConfig], bool]] = {
+    "tag_compliance": lambda capabilities: capabilities.tag_compliance.enabled,
 }
 # A worker handles a batch of targets (engine.targets_per_invocation), each a fresh read, a plan, an apply and a check,
 # and waits up to WORKER_WAIT_PER_TARGET on each: the scheduler for its starts to be running, the clean-up for its
 # final snapshots to complete (max_wait_seconds of each capability's apply). The clean-up also reads every volume,
 # snapshot and AMI of a target, a sharing attribute per snapshot it may act on, and deletes one resource at a time:
 # it gets the most Lambda allows.
-WORKER_TIMEOUTS: Mapping[str, Duration] = {"scheduler": Duration.minutes(10), "ebs_cleanup": Duration.minutes(15)}
+# Tag compliance reads five describes a target and tags in batches; its stops are verified like the scheduler's.
+WORKER_TIMEOUTS: Mapping[str, Duration] = {
+    "scheduler": Duration.minutes(10),
+    "ebs_cleanup": Duration.minutes(15),
+    "tag_compliance": Duration.minutes(10),
+}
 WORKER_WAIT_PER_TARGET = Duration.seconds(60)
 # What a batch must have left for its reads, plans and applies once it has waited on every target.
 WORKER_MIN_WORK = Duration.minutes(2)
@@ -202,9 +222,15 @@ class FinOpsHubStack(Stack):
         self.state.grant_state(self.engine_aggregate.function)
         posting.append(self.engine_aggregate)
         self.slack_retry.queue.grant_send_messages(self.engine_aggregate.function)
+        if capabilities.tag_compliance.enabled:  # the spend KPI: Cost Explorer through the management account's role
+            self.engine_aggregate.function.add_to_role_policy(
+                iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[cost_reader_role_arn(self, config)])
+            )
 
         self.workers: dict[str, FinOpsFunction] = {}
         for capability, worker_name in CAPABILITY_WORKERS.items():
+            if capability in RUN_ENABLED and not RUN_ENABLED[capability](capabilities):
+                continue
             worker = FinOpsFunction(
                 self,
                 "".join(part.title() for part in worker_name.split("_")),
@@ -228,12 +254,38 @@ class FinOpsHubStack(Stack):
             )
             engine_capability.schedule.node.add_dependency(member_access)  # no run before the worker may act
 
+        # The auto-tagger: the member accounts' CloudTrail create events, through the bus only the Organization may
+        # put events on (its id: the stack parameter OrganizationId, defaulting to organization.organization_id).
+        self.auto_tagger = FinOpsFunction(
+            self,
+            "AutoTagger",
+            name="auto_tagger",
+            description="Tags new resources with their creator and creation time, from the member accounts' CloudTrail",
+            environment=environment,
+            layers=layers,
+            alarm_topic=self.alarms.topic,
+            timeout=AUTO_TAGGER_TIMEOUT,
+        )
+        self.state.grant_audit_append(self.auto_tagger.function)
+        self.state.grant_idempotency(self.auto_tagger.function)  # one run per event id
+        self._grant_member_role(self.auto_tagger, config, construct_id="AutoTaggerMemberRoleAccess")
+        self.organization_id = organization_id_parameter(
+            self, config, guards="may put events on the auto-tagger's bus finops-cloudtrail"
+        )
+        self.cloudtrail = CloudTrailHubBus(
+            self,
+            "CloudTrail",
+            function=self.auto_tagger.function,
+            organization_id=self.organization_id.value_as_string,
+            alarm_topic=self.alarms.topic,
+        )
+
         # The kill switch is read, never written: the stack does not create the parameter, so a deploy cannot reset
         # an operator's switch (a missing parameter means no switch is set).
         self.kill_switch_arn = self.format_arn(
             service="ssm", resource="parameter", resource_name=config.safety.kill_switch_parameter.lstrip("/")
         )
-        for reader in (self.engine_start, *self.workers.values()):
+        for reader in (self.engine_start, *self.workers.values(), self.auto_tagger):
             reader.function.add_to_role_policy(
                 iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[self.kill_switch_arn])
             )

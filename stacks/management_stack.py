@@ -9,6 +9,7 @@ from constructs import Construct
 
 from finops.models.config import FinOpsConfig
 from stacks.constructs.anomaly_detection import AnomalyDetection
+from stacks.constructs.cost_reader_role import CostReaderRole
 from stacks.constructs.heartbeat import HeartbeatSchedule
 from stacks.constructs.member_role import (
     CLEANUP_DELETIONS,
@@ -17,8 +18,17 @@ from stacks.constructs.member_role import (
     worker_role_names,
 )
 from stacks.constructs.organizations_delegation import OrganizationsReadDelegation
+from stacks.constructs.policy_bundle import OrganizationPolicies
 from stacks.constructs.service_topic import Publisher, ServicePublishedTopic
-from stacks.naming import BUDGET_TOPIC_NAME, COST_ANOMALY_TOPIC_NAME, NAME_PREFIX
+from stacks.naming import (
+    BUDGET_TOPIC_NAME,
+    COST_ANOMALY_TOPIC_NAME,
+    COST_READER_FUNCTION,
+    COST_READER_ROLE_NAME,
+    NAME_PREFIX,
+    resource_name,
+)
+from stacks.policies.bundle import build_bundle
 
 
 class FinOpsManagementStack(Stack):
@@ -33,8 +43,9 @@ class FinOpsManagementStack(Stack):
     lives with the organization-wide budgets). Both topics are KMS-encrypted and TLS-only, and only the hub account
     may subscribe. With ``organization.include_management_account``, also the member role (service-managed StackSets
     never deploy to the management account, so this stack does), with the member stack's ``OrganizationId``
-    parameter. Exposes, when enabled, ``delegation``, ``anomaly_topic``, ``anomaly_detection``, ``budget_topic``
-    and ``member_role``.
+    parameter. When tag compliance is on: the role ``finops-cost-reader`` (Cost Explorer reads only), assumable only
+    by the hub's ``finops-engine-aggregate``, for the spend KPI. Exposes, when enabled, ``delegation``,
+    ``anomaly_topic``, ``anomaly_detection``, ``budget_topic``, ``member_role`` and ``cost_reader``.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: FinOpsConfig, **kwargs: Any) -> None:
@@ -100,6 +111,18 @@ class FinOpsManagementStack(Stack):
                 subscriber_accounts=[organization.automation_account_id],
             )
 
+        # The spend KPI of tag_compliance: Cost Explorer answers for the whole Organization only here.
+        self.cost_reader: CostReaderRole | None = None
+        if config.capabilities.tag_compliance.enabled:
+            self.cost_reader = CostReaderRole(
+                self,
+                "CostReader",
+                role_name=COST_READER_ROLE_NAME,
+                hub_account_id=organization.automation_account_id,
+                hub_role_name=resource_name(COST_READER_FUNCTION),
+                organization_id=organization.organization_id,
+            )
+
         self.member_role: MemberRole | None = None
         if organization.include_management_account:
             self.member_role = MemberRole(
@@ -112,3 +135,8 @@ class FinOpsManagementStack(Stack):
                 protect_tag_key=config.safety.protect_tag.key,
                 deletions=CLEANUP_DELETIONS,
             )
+
+        # The policy bundle (docs/policies/): the Tag Policy and SCPs generated from the taxonomy, attached to
+        # policies.target_ous only with policies.attach. A bundle past Organizations' limits stops the synth here,
+        # naming the limit and the fix (stacks.policies.limits.PolicyLimitError).
+        self.policies = OrganizationPolicies(self, "PolicyBundle", bundle=build_bundle(config))

@@ -10,6 +10,7 @@ from aws_cdk import Fn, Stack
 from constructs import IConstruct
 
 from finops.models.config import FinOpsConfig
+from finops.services.tag_spend import COST_READER_ROLE_NAME as COST_READER_ROLE_NAME
 
 # Cost Anomaly Detection publishes only to SNS topics in us-east-1; the hub sits there too (for now) so the
 # subscription stays in-region.
@@ -26,6 +27,11 @@ NAME_PREFIX = "finops-"
 def resource_name(name: str) -> str:
     """``anomaly_alerts`` -> ``finops-anomaly-alerts`` (function, role and queue names)."""
     return NAME_PREFIX + name.replace("_", "-")
+
+
+# The role in the management account through which the hub reads Cost Explorer (the spend KPI of tag_compliance),
+# named by the code that assumes it; it trusts only the role of the hub function that reads the spend.
+COST_READER_FUNCTION = "engine_aggregate"
 
 
 def install_id(scope: IConstruct) -> str:
@@ -64,6 +70,27 @@ def cost_anomaly_topic_arn(scope: Stack, config: FinOpsConfig) -> str:
 def budget_topic_arn(scope: Stack, config: FinOpsConfig) -> str:
     """The management account's budget topic: AWS Budgets publishes only to topics in the budget's own account."""
     return management_topic_arn(scope, config, BUDGET_TOPIC_NAME)
+
+
+def cost_reader_role_arn(scope: Stack, config: FinOpsConfig) -> str:
+    """The cost reader role in the management account: ``arn:<partition>:iam::<management>:role/finops-cost-reader``."""
+    return f"arn:{scope.partition}:iam::{config.organization.management_account_id}:role/{COST_READER_ROLE_NAME}"
+
+
+# The hub's event bus that every member account's regional stack forwards its CloudTrail "create" events to, for the
+# auto-tagger; in the hub's region, whatever region the event comes from.
+CLOUDTRAIL_BUS_NAME = "finops-cloudtrail"
+
+
+def cloudtrail_bus_arn(scope: Stack, config: FinOpsConfig) -> str:
+    """``arn:<partition>:events:us-east-1:<automation_account_id>:event-bus/finops-cloudtrail``."""
+    return scope.format_arn(
+        service="events",
+        account=config.organization.automation_account_id,
+        region=ALERTS_REGION,
+        resource="event-bus",
+        resource_name=CLOUDTRAIL_BUS_NAME,
+    )
 
 
 def member_role_arn_pattern(scope: Stack, config: FinOpsConfig) -> str:

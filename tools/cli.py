@@ -69,9 +69,14 @@ def invoke(
         estate = load_estate(estate_path) if estate_path else default_estate()
     except EstateError as exc:
         raise BadInput(str(exc)) from None
-    with simulated_aws(estate) as sim, SlackSink() as sink, tempfile.TemporaryDirectory() as workdir:
-        hub = LocalHub(config, Path(workdir))
+    role = config.organization.member_role_name
+    with simulated_aws(estate, member_role_name=role) as sim, SlackSink() as sink, tempfile.TemporaryDirectory() as wd:
+        hub = LocalHub(config, Path(wd))
         hub.put_slack_secret({"bot_token": sink.token, "api_url": sink.api_url})
+        if function == "auto_tagger":  # a sample event's resources do not exist in moto: the call is made first
+            from tools.sim.cloudtrail import replay
+
+            event = replay(sim, event, config=config)
         report = estate_report(sim, estate_out)
         run = hub.invoke(function, event)
         document = {
@@ -120,6 +125,51 @@ def run_real(function: str, event: dict[str, Any], config: FinOpsConfig) -> tupl
         "estate": None,
     }
     return document, summary.ok
+
+
+def run_auto_tagger(event: dict[str, Any], config: FinOpsConfig, *, enforce: bool) -> tuple[dict[str, Any], bool]:
+    """The auto-tagger on one event against the credentials' AWS, through the member role of the event's account:
+    a preview unless the config says enforce and --enforce is given; audit and once-only kept in memory."""
+    from datetime import UTC, datetime
+
+    from finops.aws.clients import AwsClients
+    from finops.models.base import Mode
+    from finops.models.cloudtrail import InvalidCloudTrailEvent, parse_cloudtrail_event
+    from finops.runtime import kill_switch
+    from finops.services.audit import MemoryAuditTrail
+    from finops.services.auto_tagger.run import AutoTagFailed, tag_from_event
+    from finops.services.once import memory_once
+
+    try:
+        call = parse_cloudtrail_event(event)
+    except InvalidCloudTrailEvent as exc:
+        raise BadInput(f"invalid event: {exc}") from None
+    configured = config.capabilities.auto_tagger.mode
+    acting = enforce and configured is Mode.ENFORCE
+    if enforce and not acting:
+        print(f"--enforce given, but capabilities.auto_tagger.mode is {configured}: previewing only", file=sys.stderr)
+    elif not enforce and configured is Mode.ENFORCE:
+        print("preview: the config says enforce; add ENFORCE=yes (--enforce) to act", file=sys.stderr)
+    clients = AwsClients(region=os.environ.get("AWS_REGION"))  # boto3 itself reads only AWS_DEFAULT_REGION
+    audit = MemoryAuditTrail(clock=lambda: datetime.now(UTC))
+    ok = True
+    try:
+        summary = tag_from_event(
+            call,
+            config=config,
+            mode=Mode.ENFORCE if acting else Mode.REPORT,
+            scopes=clients,
+            organizations=clients.client("organizations"),
+            kill_switch=kill_switch(clients, config),
+            audit=audit,
+            once=memory_once(),
+            actor=f"make run ({datetime.now(UTC):%Y-%m-%d})",
+        )
+    except AutoTagFailed as exc:
+        summary, ok = exc.summary, False
+        print(f"error: {exc}", file=sys.stderr)
+    print(f"{'enforce' if acting else 'preview'}: {summary['status']}", file=sys.stderr)
+    return {"result": summary, "slack": [], "audit": audit.items, "estate": None}, ok
 
 
 def preview_schedule(args: argparse.Namespace, config: FinOpsConfig) -> tuple[dict[str, Any], bool]:
@@ -173,6 +223,10 @@ def run_handler(args: argparse.Namespace, config: FinOpsConfig) -> tuple[dict[st
         return invoke(args.function, event, config, args.estate, args.estate_out)
     if args.estate:
         raise BadInput("--estate/ESTATE is for `invoke`; `run` reads the real account")
+    if args.function == "auto_tagger":
+        if targets is not None:
+            raise BadInput("--targets is for the scheduled capabilities: the auto-tagger's target is the event's")
+        return run_auto_tagger(event, config, enforce=args.enforce)
     if is_capability(args.function):
         return run_capability(args.function, event, config, enforce=args.enforce, targets=targets)
     if args.enforce or targets is not None:

@@ -56,6 +56,15 @@ def read_targets(path: str) -> list[dict[str, str]]:
     return [{"account": str(t["account"]), "region": str(t["region"])} for t in data]
 
 
+def lifted(capability: str, config: FinOpsConfig, result: dict[str, Any]) -> dict[str, Any]:
+    """The keys the capability's conclusion added to the run document (``spec.document_keys``: tag compliance's
+    ``noncompliant`` and ``kpis``), for the top level of the printed document as well."""
+    from finops.runtime import engine_capability
+
+    spec, _ = engine_capability(capability, config)
+    return {key: result[key] for key in getattr(spec, "document_keys", ()) if key in result}
+
+
 def _with_targets(event: dict[str, Any], targets: list[dict[str, str]] | None) -> dict[str, Any]:
     return event if targets is None else {**event, "targets": targets}
 
@@ -89,6 +98,7 @@ def invoke_capability(
             raise BadInput(f"invalid event: {exc}") from None
         document = {
             "result": result,
+            **lifted(capability, config, result),
             "slack": [{"channel": p.channel, **p.payload} for p in sink.posts],
             "audit": read_trail(hub.dynamodb, hub.audit_table),
             "estate": report(),
@@ -110,7 +120,7 @@ def run_capability(
     from finops.engine.request import parse_run_request
     from finops.engine.state import MemoryRunState
     from finops.notify.slack import PreviewOutbox
-    from finops.runtime import digest_renderer, engine_capability, kill_switch, outbox_delivery
+    from finops.runtime import digest_renderer, engine_capability, kill_switch, outbox_delivery, run_conclusion
     from finops.services.audit import MemoryAuditTrail
     from finops.services.once import memory_once
 
@@ -146,12 +156,14 @@ def run_capability(
         render=digest_renderer(spec, config),
         deliver=outbox_delivery(outbox, memory_once()),
         allow_enforce=acting,
+        conclude=run_conclusion(spec, config, clients),
     )
     print(
         f"{'enforce' if acting else 'preview'}: {len(outbox.messages)} digest(s) rendered, none posted", file=sys.stderr
     )
     document = {
         "result": result,
+        **lifted(capability, config, result),
         "slack": [m.to_json() for m in outbox.messages],
         "audit": audit.items,
         "estate": None,

@@ -134,6 +134,42 @@ RESOURCE_TYPES: Mapping[str, ResourceRule] = {
         arns=(_arn("dynamodb", "table/{name}"),),
         name_property="TableName",
     ),
+    "AWS::Events::EventBus": ResourceRule(
+        # Not: a customer managed key on the bus (the kms: calls), dead-letter or archive settings (no bus uses them).
+        actions=(
+            "events:CreateEventBus",
+            "events:DeleteEventBus",
+            "events:DescribeEventBus",
+            "events:ListTagsForResource",
+            "events:PutPermission",
+            "events:RemovePermission",
+            "events:TagResource",
+            "events:UntagResource",
+            "events:UpdateEventBus",
+        ),
+        arns=(_arn("events", "event-bus/{name}"),),
+        name_property="Name",
+    ),
+    "AWS::Events::EventBusPolicy": ResourceRule(
+        actions=("events:DescribeEventBus", "events:PutPermission", "events:RemovePermission"),
+        parent="AWS::Events::EventBus",
+    ),
+    "AWS::Events::Rule": ResourceRule(
+        actions=(
+            "events:DeleteRule",
+            "events:DescribeRule",
+            "events:ListTagsForResource",
+            "events:ListTargetsByRule",
+            "events:PutRule",
+            "events:PutTargets",
+            "events:RemoveTargets",
+            "events:TagResource",
+            "events:UntagResource",
+        ),
+        # a rule on the default bus is rule/<name>; on another bus, rule/<bus>/<name>
+        arns=(_arn("events", "rule/{name}"), _arn("events", "rule/*/{name}")),
+        name_property="Name",
+    ),
     "AWS::IAM::Policy": ResourceRule(
         actions=("iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:PutRolePolicy"),
         parent="AWS::IAM::Role",
@@ -261,6 +297,22 @@ RESOURCE_TYPES: Mapping[str, ResourceRule] = {
         arns=(_arn("logs", "log-group:{name}"), _arn("logs", "log-group:{name}:*")),
         name_property="LogGroupName",
         unscoped=("logs:DescribeIndexPolicies", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies"),
+    ),
+    "AWS::Organizations::Policy": ResourceRule(
+        actions=(
+            "organizations:AttachPolicy",
+            "organizations:CreatePolicy",
+            "organizations:DeletePolicy",
+            "organizations:DescribePolicy",
+            "organizations:DetachPolicy",
+            "organizations:ListTagsForResource",
+            "organizations:ListTargetsForPolicy",
+            "organizations:TagResource",
+            "organizations:UntagResource",
+            "organizations:UpdatePolicy",
+        ),
+        unscoped=("organizations:ListPolicies",),
+        why_unscoped="Organizations names policies by generated ids (p-...)",
     ),
     "AWS::Organizations::ResourcePolicy": ResourceRule(
         actions=(
@@ -392,7 +444,9 @@ RESOURCE_TYPES: Mapping[str, ResourceRule] = {
 }
 
 # Resource types whose functions or state machines CloudFormation hands a role to (iam:PassRole).
-PASSES_ROLES = frozenset({"AWS::Lambda::Function", "AWS::StepFunctions::StateMachine", "AWS::Scheduler::Schedule"})
+PASSES_ROLES = frozenset(
+    {"AWS::Events::Rule", "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine", "AWS::Scheduler::Schedule"}
+)
 
 
 @dataclass(frozen=True)

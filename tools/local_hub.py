@@ -32,7 +32,15 @@ from finops.engine.state import DynamoRunState
 from finops.handlers import CAPABILITY_WORKERS, HANDLERS
 from finops.models.config import FinOpsConfig
 from finops.notify.slack import SlackOutbox
-from finops.runtime import digest_renderer, engine_capability, once_per_key, outbox_delivery, slack_sender, wall_clock
+from finops.runtime import (
+    digest_renderer,
+    engine_capability,
+    once_per_key,
+    outbox_delivery,
+    run_conclusion,
+    slack_sender,
+    wall_clock,
+)
 from finops.services.audit import AuditTrail
 from finops.settings import Settings
 
@@ -231,6 +239,7 @@ class LocalHub:
                 },
                 render=digest_renderer(spec, config),
                 deliver=outbox_delivery(outbox, once_per_key(clients, self.idempotency_table)),
+                conclude=run_conclusion(spec, config, clients),
             )
 
     def set_kill_switch(self, value: str | None) -> None:

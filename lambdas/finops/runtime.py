@@ -7,7 +7,7 @@ run, the demo and the Lambda are the same code.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cache
@@ -40,7 +40,7 @@ from finops.services.once import Once, Request, Result, memory_once
 from finops.settings import Settings
 
 if TYPE_CHECKING:  # annotations only: the alert handlers' cold start does not import the engine
-    from finops.engine.aggregate import Deliver
+    from finops.engine.aggregate import Conclude, Deliver, Render
     from finops.engine.model import Capability, RunContext, TargetResult
     from finops.engine.start import RunSpec
     from finops.notify.blocks import SlackMessage
@@ -161,7 +161,11 @@ def engine_capability(
         from finops.services.cleanup_run import CleanupCapability, CleanupSpec
 
         return CleanupSpec(), CleanupCapability(config, sleep=sleep)
-    raise KeyError(f"no acting capability {name!r}; known: scheduler, ebs_cleanup")
+    if name == "tag_compliance":
+        from finops.services.tag_compliance_run import TagComplianceCapability, TagComplianceSpec
+
+        return TagComplianceSpec(), TagComplianceCapability(config, sleep=sleep)
+    raise KeyError(f"no acting capability {name!r}; known: scheduler, ebs_cleanup, tag_compliance")
 
 
 def kill_switch(clients: AwsClients, config: FinOpsConfig) -> KillSwitch:
@@ -169,15 +173,33 @@ def kill_switch(clients: AwsClients, config: FinOpsConfig) -> KillSwitch:
     return KillSwitch(clients.client("ssm"), config.safety.kill_switch_parameter)
 
 
-def digest_renderer(
-    spec: RunSpec, config: FinOpsConfig
-) -> Callable[[Sequence[TargetResult], RunContext], list[SlackMessage]]:
+def digest_renderer(spec: RunSpec, config: FinOpsConfig) -> Render:
+    """The capability's own digests when its spec has them (``spec.digests``), else the engine's common ones."""
     from finops.notify.digest import digests
 
-    def render(results: Sequence[TargetResult], ctx: RunContext) -> list[SlackMessage]:
+    own = getattr(spec, "digests", None)
+
+    def render(results: Sequence[TargetResult], ctx: RunContext, conclusion: Mapping[str, Any]) -> list[SlackMessage]:
+        if own is not None:
+            messages: list[SlackMessage] = own(results, ctx, conclusion, config)
+            return messages
         return digests(results, ctx, config, title=spec.title(ctx))
 
     return render
+
+
+def run_conclusion(spec: RunSpec, config: FinOpsConfig, clients: AwsClients) -> Conclude | None:
+    """The capability's run-level findings (``spec.conclude``) with the hub's clients, for the aggregate; None for a
+    capability without them. The deployed aggregate, `make invoke` and `make run` all get it from here."""
+    conclude = getattr(spec, "conclude", None)
+    if conclude is None:
+        return None
+
+    def concluded(results: Sequence[TargetResult], ctx: RunContext) -> Mapping[str, Any]:
+        found: Mapping[str, Any] = conclude(results, ctx, config=config, clients=clients)
+        return found
+
+    return concluded
 
 
 def outbox_delivery(outbox: SlackOutbox | PreviewOutbox, once: Once) -> Deliver:

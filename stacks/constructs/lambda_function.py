@@ -18,6 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from finops.handlers import HANDLERS
+from stacks.nag import acknowledge_checkov
 from stacks.naming import resource_name, retained_name
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
@@ -44,6 +45,53 @@ UNSCOPED_REASONS: Mapping[str, str] = {
         "management account's resource policy delegates only Describe*/List* actions to the hub."
     ),
 }
+
+
+# A function's environment is readable by anyone who may read its configuration, and checkov's CKV_AWS_173 is
+# acknowledged on every function because it holds no secret: names like these stop the synth (a secret is read from
+# Secrets Manager at run time; its name or ARN may be passed).
+_SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "WEBHOOK", "PRIVATE_KEY", "CREDENTIAL")
+_SECRET_REFERENCE_SUFFIXES = ("_NAME", "_ARN", "_ID")
+
+
+def secret_like_variables(environment: Mapping[str, str]) -> list[str]:
+    """The variables of ``environment`` whose name says they would hold a secret (not a reference to one)."""
+    return sorted(
+        name
+        for name in environment
+        if any(word in name.upper() for word in _SECRET_WORDS) and not name.upper().endswith(_SECRET_REFERENCE_SUFFIXES)
+    )
+
+
+# Why checkov's findings on every function are acknowledged rather than fixed (one skip per check, on the function).
+CHECKOV_FUNCTION_REASONS: Mapping[str, str] = {
+    "CKV_AWS_116": (
+        "Async invokes retry twice, then go to the on-failure destination, an SQS queue of this function that holds "
+        "each event with its error and whose depth is alarmed; checkov reads only DeadLetterConfig. Synchronous "
+        "callers (Step Functions, the SQS event source) get the error themselves."
+    ),
+    "CKV_AWS_117": (
+        "No VPC: the function calls only AWS APIs (in every region of the target accounts) and Slack over TLS, and "
+        "reaches nothing inside a network. A VPC would add a NAT gateway or an interface endpoint per service and "
+        "region, and no isolation: the role, not the network, bounds what it can do."
+    ),
+    "CKV_AWS_173": (
+        "The environment holds table, queue and bucket names, the config path and Powertools settings: no secret "
+        "(the Slack token is read from Secrets Manager at run time, and FinOpsFunction refuses a variable named like "
+        "a secret). Lambda encrypts it at rest with its AWS managed key."
+    ),
+    "CKV_AWS_115": (
+        "No reserved concurrency by default: a reservation is carved out of the account's shared regional pool, and "
+        "AWS refuses one that would leave under 100 unreserved (a new account's quota may be 10), so it could fail "
+        "the deploy or starve the account's other functions. Callers bound the fan-out where it matters (the run "
+        "engine's Distributed Map max_concurrency); reserved_concurrency sets a hard cap where one is needed."
+    ),
+}
+CHECKOV_LOG_GROUP_REASON = (
+    "CloudWatch Logs encrypts every log group at rest. These hold the function's JSON logs (resource ids, actions, "
+    "errors), never a secret; a customer managed key would add a key per install, a key policy for "
+    "logs.<region>.amazonaws.com scoped to the group, and a key the retained group needs after an uninstall."
+)
 
 
 def unscoped_reason(permissions: Sequence[str]) -> str:
@@ -73,6 +121,11 @@ class FinOpsFunction(Construct):
     invokes retry twice, then land in an SQS on-failure queue. Alarms on errors and on that queue's depth go to
     ``alarm_topic``. Exposes ``name`` (the handler's), ``function_name``, ``function``, ``role``, ``log_group``,
     ``failure_queue``, ``errors_alarm`` and ``failure_queue_alarm``.
+
+    checkov's findings that do not fit these functions (DeadLetterConfig, VPC, an environment key, reserved
+    concurrency; a customer managed key for the log group) are acknowledged on the function and its log group with
+    :data:`CHECKOV_FUNCTION_REASONS` and :data:`CHECKOV_LOG_GROUP_REASON`. An environment variable named like a
+    secret raises ``ValueError``.
     """
 
     def __init__(
@@ -95,6 +148,12 @@ class FinOpsFunction(Construct):
         self.function_name = function_name
         failure_queue_name = f"{function_name}-failures"
         permissions = handler_permissions(name)
+        secret_like = secret_like_variables(environment)
+        if secret_like:
+            raise ValueError(
+                f"{function_name}: the environment variables {secret_like} are named like secrets; keep the secret in "
+                "Secrets Manager and pass its name or ARN (a variable ending in _NAME or _ARN)"
+            )
 
         self.role = iam.Role(
             self,
@@ -117,7 +176,10 @@ class FinOpsFunction(Construct):
             self,
             "FailureQueue",
             queue_name=failure_queue_name,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            # KMS with the account's AWS managed key (alias/aws/sqs): its key policy admits every principal of the
+            # account through SQS, so Lambda's destination (the function's role) needs no key grant; each use is in
+            # CloudTrail.
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
@@ -147,6 +209,11 @@ class FinOpsFunction(Construct):
             retry_attempts=ASYNC_RETRY_ATTEMPTS,
             on_failure=destinations.SqsDestination(self.failure_queue),
         )
+        for check_id, check_reason in CHECKOV_FUNCTION_REASONS.items():
+            if check_id == "CKV_AWS_115" and reserved_concurrency is not None:
+                continue  # reserved: nothing to acknowledge
+            acknowledge_checkov(self.function, check_id, check_reason)
+        acknowledge_checkov(self.log_group, "CKV_AWS_158", CHECKOV_LOG_GROUP_REASON)
 
         if permissions:
             reason = f"Exactly {HANDLERS[name]}.PERMISSIONS ({', '.join(permissions)}). {unscoped_reason(permissions)}"

@@ -10,10 +10,12 @@ from aws_cdk import Acknowledgment, CfnParameter, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from finops.handlers import CAPABILITY_WORKERS, HANDLERS
+from finops.handlers import CAPABILITY_WORKERS, EVENT_WORKERS, HANDLERS
 from finops.models.config import NOT_PROTECTED, FinOpsConfig
 from finops.rules.cleanup_tags import AFTER_TAG, MARK_TAGS
 from finops.services.cleanup import DELETING_PERMISSIONS
+from finops.services.tag_compliance import MARK_TAGS as TAG_ENFORCEMENT_MARKS
+from stacks.nag import acknowledge_checkov
 from stacks.naming import resource_name
 
 # The inventory every capability starts from, named one by one. No wildcards: ec2:Describe* would include
@@ -38,6 +40,10 @@ READ_PREFIXES = ("Describe", "List", "Get")
 KMS_CREATE_GRANT = "kms:CreateGrant"
 ORGANIZATION_ID_PATTERN = r"^o-[a-z0-9]{10,32}$"
 EC2_TAG_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
+RDS_TAG_ACTIONS = ("rds:AddTagsToResource", "rds:RemoveTagsFromResource")
+# Marks a capability removes again without deleting anything: tag enforcement's deadline (finops:tag-deadline), on
+# EC2 resources (ec2:DeleteTags, beside the clean-up's marks) and RDS ones (rds:RemoveTagsFromResource, only these).
+REMOVABLE_MARKS: tuple[str, ...] = TAG_ENFORCEMENT_MARKS
 
 
 @dataclass(frozen=True)
@@ -63,16 +69,21 @@ def member_permissions() -> tuple[str, ...]:
     Refuses a declaration that is not a tuple of ``service:Action`` strings, or that holds a wildcard.
     """
     declared: set[str] = set()
-    for worker in CAPABILITY_WORKERS.values():
-        module_name = HANDLERS[worker]
-        permissions = getattr(importlib.import_module(module_name), "MEMBER_PERMISSIONS", None)
-        if not isinstance(permissions, tuple) or not all(isinstance(p, str) and p.count(":") == 1 for p in permissions):
-            raise TypeError(f"{module_name}.MEMBER_PERMISSIONS must be a tuple of IAM actions like 'service:Action'")
-        wildcards = sorted(p for p in permissions if "*" in p)
-        if wildcards:
-            raise ValueError(f"{module_name}.MEMBER_PERMISSIONS: name each action, no wildcards: {wildcards}")
-        declared.update(permissions)
+    for worker in (*CAPABILITY_WORKERS.values(), *EVENT_WORKERS.values()):
+        declared.update(declared_permissions(worker))
     return tuple(sorted(declared))
+
+
+def declared_permissions(function: str) -> tuple[str, ...]:
+    """The ``MEMBER_PERMISSIONS`` of the hub function ``function`` (a key of ``HANDLERS``), checked as above."""
+    module_name = HANDLERS[function]
+    permissions = getattr(importlib.import_module(module_name), "MEMBER_PERMISSIONS", None)
+    if not isinstance(permissions, tuple) or not all(isinstance(p, str) and p.count(":") == 1 for p in permissions):
+        raise TypeError(f"{module_name}.MEMBER_PERMISSIONS must be a tuple of IAM actions like 'service:Action'")
+    wildcards = sorted(p for p in permissions if "*" in p)
+    if wildcards:
+        raise ValueError(f"{module_name}.MEMBER_PERMISSIONS: name each action, no wildcards: {wildcards}")
+    return permissions
 
 
 def is_read(action: str) -> bool:
@@ -90,17 +101,19 @@ def worker_role_names() -> tuple[str, ...]:
     return tuple(sorted(resource_name(worker) for worker in CAPABILITY_WORKERS.values()))
 
 
-def organization_id_parameter(stack: Stack, config: FinOpsConfig) -> CfnParameter:
+def organization_id_parameter(
+    stack: Stack, config: FinOpsConfig, *, guards: str = "may assume the role"
+) -> CfnParameter:
     """The stack parameter ``OrganizationId`` the trust policy requires; defaults to the config's when it is set.
 
     Without ``organization.organization_id`` in the config there is no default, and whoever deploys (the StackSet
-    operator) passes it.
+    operator) passes it. ``guards`` ends its description: what only this Organization's principals may do.
     """
     return CfnParameter(
         stack,
         "OrganizationId",
         type="String",
-        description="The AWS Organization's id (o-...): only principals of this Organization may assume the role",
+        description=f"The AWS Organization's id (o-...): only principals of this Organization {guards}",
         allowed_pattern=ORGANIZATION_ID_PATTERN,
         constraint_description="an Organization id, like o-a1b2c3d4e5",
         default=config.organization.organization_id,  # None: no default
@@ -118,7 +131,9 @@ class MemberRole(Construct):
     ``kms:GrantIsForAWSResource``, the ``deletions`` only of marked resources and ``ec2:DeleteTags`` only of the marks;
     and two Denies: no deletion of a resource carrying the protect tag ``protect_tag_key`` (with any value but an
     explicit no), and no writing or removing that tag on an existing resource, so the role cannot lift its own Deny. A
-    declared deletion that ``deletions`` does not name stops the synth. Exposes ``role``, ``read_actions``,
+    declared deletion that ``deletions`` does not name stops the synth. The event-driven functions of ``EVENT_WORKERS``
+    (the auto-tagger) are trusted by a statement of their own, only with sessions named ``finops-<capability>-*``, and
+    a Deny leaves those sessions nothing but their own ``MEMBER_PERMISSIONS``. Exposes ``role``, ``read_actions``,
     ``write_actions`` (the unconditioned ones) and ``deletion_actions``.
     """
 
@@ -147,7 +162,7 @@ class MemberRole(Construct):
                 "which the member role allows only on marked, unprotected resources"
             )
         self.deletion_actions = tuple(a for a in deletions.actions if a in declared)
-        guarded = {*self.deletion_actions, KMS_CREATE_GRANT, "ec2:DeleteTags"}
+        guarded = {*self.deletion_actions, KMS_CREATE_GRANT, "ec2:DeleteTags", "rds:RemoveTagsFromResource"}
         self.read_actions = tuple(sorted({*READ_ONLY_ACTIONS, *(a for a in declared if is_read(a))}))
         self.write_actions = tuple(a for a in declared if not is_read(a) and a not in guarded)
 
@@ -174,15 +189,40 @@ class MemberRole(Construct):
                     actions=["ec2:DeleteTags"],
                     resources=["*"],
                     conditions={
-                        "ForAllValues:StringEquals": {"aws:TagKeys": list(deletions.mark_tags)},
+                        "ForAllValues:StringEquals": {
+                            "aws:TagKeys": list(dict.fromkeys([*deletions.mark_tags, *REMOVABLE_MARKS]))
+                        },
                         # DeleteTags without Tags removes every tag, and sends no aws:TagKeys; ForAllValues over no
                         # values is true, so without this a call removing the protect tag (and all others) passes.
                         "Null": {"aws:TagKeys": "false"},
                     },
                 )
             )
+        if "rds:RemoveTagsFromResource" in declared:
+            action_statements.append(
+                iam.PolicyStatement(
+                    sid="RemoveOnlyTheMarksRds",
+                    actions=["rds:RemoveTagsFromResource"],
+                    resources=["*"],
+                    conditions={
+                        "ForAllValues:StringEquals": {"aws:TagKeys": list(REMOVABLE_MARKS)},
+                        "Null": {"aws:TagKeys": "false"},
+                    },
+                )
+            )
         if set(EC2_TAG_ACTIONS) & set(declared):
             action_statements.append(_never_retag_protect_statement(protect_tag_key))
+        if set(RDS_TAG_ACTIONS) & set(declared):
+            action_statements.append(
+                iam.PolicyStatement(
+                    sid="NeverChangeTheProtectTagRds",
+                    effect=iam.Effect.DENY,
+                    actions=sorted(set(RDS_TAG_ACTIONS) & set(declared)),
+                    resources=["*"],
+                    conditions={"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": [protect_tag_key]}},
+                )
+            )
+        action_statements += [_event_worker_deny(capability, fn) for capability, fn in EVENT_WORKERS.items()]
         policies = {
             "Inventory": iam.PolicyDocument(
                 statements=[iam.PolicyStatement(sid="Inventory", actions=list(self.read_actions), resources=["*"])]
@@ -204,6 +244,8 @@ class MemberRole(Construct):
             ),
             inline_policies=policies,
         )
+        for capability, function in EVENT_WORKERS.items():
+            _event_worker_trust(self.role, capability, function, hub_account_id, organization_id)
         Validations.of(self.role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
@@ -217,6 +259,54 @@ class MemberRole(Construct):
                 ),
             )
         )
+        acknowledge_checkov(
+            self.role,
+            "CKV_AWS_111",
+            "The capabilities' declared write actions (start/stop, snapshot, resize, tag, scale) act on instances, "
+            "groups, databases and volumes found at run time in accounts this StackSet template cannot know, so they "
+            "name no resource; only the hub's worker roles from this Organization may assume the role, deletions are "
+            "allowed only on marked, unprotected resources, and the protect tag can never be changed.",
+        )
+
+
+def _event_worker_sessions(capability: str) -> str:
+    """The sessions an event worker assumes the member role with: ``finops-<capability>-*`` (``run_target`` names
+    them so)."""
+    return f"finops-{capability}-*"
+
+
+def _event_worker_deny(capability: str, function: str) -> iam.PolicyStatement:
+    """Deny the event-driven hub function ``function``'s sessions everything but its own ``MEMBER_PERMISSIONS``: a
+    function fed by events from every account never gets the scheduler's stops or the clean-up's deletions that the
+    role holds for the workers."""
+    return iam.PolicyStatement(
+        sid="".join(part.title() for part in capability.split("_")) + "SessionsOnlyTheirOwnActions",
+        effect=iam.Effect.DENY,
+        not_actions=sorted(declared_permissions(function)),
+        resources=["*"],
+        conditions={"StringLike": {"aws:userid": f"*:{_event_worker_sessions(capability)}"}},
+    )
+
+
+def _event_worker_trust(
+    role: iam.Role, capability: str, function: str, hub_account_id: str, organization_id: str
+) -> None:
+    """Let ``function`` of the hub assume ``role`` only with its own session names (the workers' statement does not
+    list it), so :func:`_event_worker_deny` always applies to it."""
+    hub_role = f"arn:{Stack.of(role).partition}:iam::{hub_account_id}:role/{resource_name(function)}"
+    if role.assume_role_policy is None:
+        raise ValueError(f"{role.node.path} has no trust policy to admit {hub_role} to")
+    role.assume_role_policy.add_statements(
+        iam.PolicyStatement(
+            actions=["sts:AssumeRole"],
+            principals=[iam.AccountPrincipal(hub_account_id)],
+            conditions={
+                "ArnEquals": {"aws:PrincipalArn": hub_role},
+                "StringEquals": {"aws:PrincipalOrgID": organization_id},
+                "StringLike": {"sts:RoleSessionName": _event_worker_sessions(capability)},
+            },
+        )
+    )
 
 
 def _deletion_statements(

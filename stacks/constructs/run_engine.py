@@ -53,7 +53,7 @@ from constructs import Construct
 
 from finops.models.config import EngineConfig
 from stacks.constructs.lambda_function import FinOpsFunction
-from stacks.nag import acknowledge_wildcard_resource, acknowledge_wildcard_resources
+from stacks.nag import acknowledge_checkov, acknowledge_wildcard_resource, acknowledge_wildcard_resources
 from stacks.naming import resource_name, retained_name
 
 # Where engine_start writes each run's targets (a JSON array of Target JSON) and where the Map writes its results
@@ -282,6 +282,13 @@ class EngineCapability(Construct):
             retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        acknowledge_checkov(
+            self.log_group,
+            "CKV_AWS_158",
+            "CloudWatch Logs encrypts every log group at rest, and this one holds state transitions without the "
+            "execution data (include_execution_data is off): no secret, no payload. A customer managed key would add "
+            "a key per install and a key policy for logs.<region>.amazonaws.com, and outlive the retained group.",
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -502,6 +509,20 @@ class RunEngine(Construct):
                 )
             ],
         )
+        acknowledge_checkov(
+            self.bucket,
+            "CKV_AWS_18",
+            "The engine's scratch space, read and written only by the hub's engine roles, public access blocked and "
+            "TLS enforced, objects expired after 30 days. An access-log bucket would hold more than this one and need "
+            "the same acknowledgment; object access is auditable with CloudTrail data events on the trail.",
+        )
+        acknowledge_checkov(
+            self.bucket,
+            "CKV_AWS_21",
+            "No versioning: every key is written once per run (targets, Map results, the summary under the run's "
+            "id) and expires after 30 days; old versions would keep data past that expiry and restore nothing anyone "
+            "needs. What the automation did is in the audit table, which has point-in-time recovery.",
+        )
         Validations.of(self.bucket).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-S1",
@@ -517,7 +538,8 @@ class RunEngine(Construct):
             self,
             "ScheduleDeadLetterQueue",
             queue_name="finops-engine-schedule-dlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            # The account's AWS managed SQS key: the schedules' roles (same account) may use it through SQS.
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )

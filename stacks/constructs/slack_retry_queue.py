@@ -26,7 +26,9 @@ DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 class SlackRetryQueue(Construct):
-    """Exposes ``queue`` (15-minute visibility), ``dead_letter_queue`` (14 days) and three alarms to
+    """Exposes ``queue`` (15-minute visibility), ``dead_letter_queue`` (14 days), both encrypted with the account's AWS
+    managed SQS key (``alias/aws/sqs``: every principal of the account may use it through SQS, so the senders' and
+    the consumer's grants need no key statement), and three alarms to
     ``alarm_topic``: ``delayed_alarm`` (oldest message at least 15 minutes old for two 5-minute periods),
     ``backlog_alarm`` (messages waiting or in flight for 30 minutes) and ``dead_letter_alarm`` (DLQ depth > 0).
 
@@ -47,7 +49,7 @@ class SlackRetryQueue(Construct):
             self,
             "DeadLetterQueue",
             queue_name="finops-slack-retry-dlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
             enforce_ssl=True,
             retention_period=DEAD_LETTER_RETENTION,
         )
@@ -55,7 +57,7 @@ class SlackRetryQueue(Construct):
             self,
             "Queue",
             queue_name="finops-slack-retry",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
             enforce_ssl=True,
             visibility_timeout=VISIBILITY_TIMEOUT,
             retention_period=Duration.days(4),

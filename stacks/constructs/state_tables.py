@@ -7,6 +7,8 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from stacks.nag import acknowledge_checkov
+
 # The runtime's only call on the audit table: PutItem with ConditionExpression attribute_not_exists(pk)
 # (finops.services.audit.AuditTrail). No GetItem, Query, Scan, UpdateItem or DeleteItem: a function that writes the
 # trail cannot read it back, rewrite it or delete from it.
@@ -23,12 +25,21 @@ IDEMPOTENCY_ACTIONS: tuple[str, ...] = (
 # Nothing deletes or scans it.
 STATE_ACTIONS: tuple[str, ...] = ("dynamodb:GetItem", "dynamodb:PutItem")  # finops.engine.state.DynamoRunState
 
+# checkov's CKV_AWS_119 (a customer managed key), acknowledged on each table this construct creates.
+CUSTOMER_KEY_REASON = (
+    "Encrypted with the AWS managed key aws/dynamodb: KMS, rotated by AWS, every use in CloudTrail. A customer "
+    "managed key would add a key policy as a second gate where IAM already grants each function only the calls its "
+    "code makes (the audit trail append-only), and the audit and state tables outlive the stack and are adopted by "
+    "a reinstall: their key would have to be kept and adopted with them, or the kept trail becomes unreadable."
+)
+
 
 class StateTables(Construct):
     """Exposes ``audit_table`` (pk ``pk``/sk ``sk``, kept on stack deletion), ``idempotency_table`` (``id``, TTL) and
     ``state_table`` (``pk``: the run engine's state per capability).
 
-    All are on-demand, AWS-managed encryption (no key grants to hand out) and point-in-time recovery. None has a
+    All are on-demand, AWS-managed encryption (no key grants to hand out; checkov's customer-managed-key check is
+    acknowledged on each with :data:`CUSTOMER_KEY_REASON`) and point-in-time recovery. None has a
     fixed name, so the tables an uninstall keeps never collide with a reinstall's. A reinstall that should continue
     the kept audit trail (and run state) adopts them by name instead: ``adopt_audit_table`` and
     ``adopt_state_table`` (``reinstall.audit_table_name``/``state_table_name``) import the table, which this stack
@@ -60,6 +71,7 @@ class StateTables(Construct):
                 point_in_time_recovery_specification=recovery,
                 removal_policy=RemovalPolicy.RETAIN,
             )
+            acknowledge_checkov(self.audit_table, "CKV_AWS_119", CUSTOMER_KEY_REASON)
         # Powertools idempotency layout: key "id", expiry in "expiration". Losing it only means an event could be
         # processed twice after a restore, so it goes with the stack.
         self.idempotency_table = dynamodb.Table(
@@ -72,6 +84,7 @@ class StateTables(Construct):
             point_in_time_recovery_specification=recovery,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        acknowledge_checkov(self.idempotency_table, "CKV_AWS_119", CUSTOMER_KEY_REASON)
         # When each capability's last run completed. Kept on stack deletion: without it the next run of every
         # capability starts with no memory of the last one.
         self.state_table: dynamodb.ITable
@@ -87,6 +100,7 @@ class StateTables(Construct):
                 point_in_time_recovery_specification=recovery,
                 removal_policy=RemovalPolicy.RETAIN,
             )
+            acknowledge_checkov(self.state_table, "CKV_AWS_119", CUSTOMER_KEY_REASON)
 
     def grant_audit_append(self, grantee: iam.IGrantable) -> iam.Grant:
         """:data:`AUDIT_APPEND_ACTIONS` on the audit table: append records, nothing else.

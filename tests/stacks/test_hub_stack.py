@@ -33,11 +33,15 @@ FUNCTIONS = {
     "engine_aggregate": "finops-engine-aggregate",
     "scheduler_worker": "finops-scheduler-worker",
     "ebs_cleanup_worker": "finops-ebs-cleanup-worker",
+    "tag_compliance_worker": "finops-tag-compliance-worker",
+    "auto_tagger": "finops-auto-tagger",
 }
 # What posts to Slack through the outbox (audit trail, once-only records, the Slack secret)...
 POSTING = {"anomaly_alerts", "slack_redrive", "engine_aggregate"}
 # ...and what else writes the audit trail: the workers, for every action they take.
-AUDIT_WRITERS = POSTING | {"scheduler_worker", "ebs_cleanup_worker"}
+AUDIT_WRITERS = POSTING | {"scheduler_worker", "ebs_cleanup_worker", "tag_compliance_worker", "auto_tagger"}
+# ...and what keeps once-only records without posting: the auto-tagger, one run per CloudTrail event id.
+ONCE_ONLY = POSTING | {"auto_tagger"}
 
 
 def function(hub_template: Template, name: str) -> tuple[str, dict[str, Any]]:
@@ -118,7 +122,7 @@ def test_failed_async_invokes_retry_twice_then_wait_in_an_encrypted_queue(hub_te
             "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}},
         },
     )
-    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["KmsMasterKeyId"] == "alias/aws/sqs"  # KMS, the account's AWS managed SQS key
     assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
@@ -174,7 +178,7 @@ def test_the_slack_retry_queue_redrives_to_a_dead_letter_queue_after_50_receives
     }
     assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
     for body in (queue, dlq):
-        assert body["Properties"]["SqsManagedSseEnabled"] is True
+        assert body["Properties"]["KmsMasterKeyId"] == "alias/aws/sqs"
     hub_template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
@@ -347,7 +351,7 @@ def test_functions_get_exactly_what_powertools_idempotency_calls(hub_template: T
     idempotency = table_id(hub_template, "id")
 
     expected = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
-    assert actions_on(hub_template, name, idempotency) == (expected if name in POSTING else set())
+    assert actions_on(hub_template, name, idempotency) == (expected if name in ONCE_ONLY else set())
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

@@ -235,14 +235,21 @@ def test_with_anomaly_alerts_off_there_is_no_cost_anomaly_detection_nor_its_topi
     assert resources(template, "AWS::CE::AnomalyMonitor") == resources(template, "AWS::CE::AnomalySubscription") == {}
 
 
-def test_with_both_alert_capabilities_off_only_the_organizations_delegation_remains(
+def test_with_both_alert_capabilities_and_tag_compliance_off_only_the_delegation_and_the_policies_remain(
     management_for: Callable[..., Template],
 ) -> None:
-    template = management_for(capabilities={"anomaly_alerts": {"enabled": False}, "budget_alerts": {"enabled": False}})
+    template = management_for(
+        capabilities={
+            "anomaly_alerts": {"enabled": False},
+            "budget_alerts": {"enabled": False},
+            "tag_compliance": {"enabled": False},
+        }
+    )
 
     types = {r["Type"] for r in template.to_json()["Resources"].values()}
 
-    assert types == {"AWS::Organizations::ResourcePolicy"}
+    # the policy bundle is always deployed (attached only with policies.attach); the cost reader is tag_compliance's
+    assert types == {"AWS::Organizations::ResourcePolicy", "AWS::Organizations::Policy"}
 
 
 def delegated(template: Template) -> dict[str, Any]:

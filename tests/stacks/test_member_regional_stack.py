@@ -72,7 +72,12 @@ def test_nothing_is_named_so_one_instance_per_region_never_collides(member_regio
     template = member_regional_template.to_json()
 
     for logical_id, resource in template["Resources"].items():
-        named = {key for key in resource.get("Properties", {}) if key.endswith("Name")}
+        properties = resource.get("Properties", {})
+        named = {key for key in properties if key.endswith("Name")}
+        if resource["Type"] == "AWS::Events::Rule":  # a rule's name is its region's own
+            named -= {"Name"}
+        if resource["Type"] == "AWS::IAM::Role" and {"Ref": "AWS::Region"} in properties["RoleName"]["Fn::Join"][1]:
+            named -= {"RoleName"}  # IAM is global: the region is in the name
         assert not named, (logical_id, named)
     # the rules carry a description saying what they keep, and for how long
     member_regional_template.has_resource_properties(
@@ -94,4 +99,10 @@ def test_the_template_deploys_by_stackset_without_cdk_bootstrap_assets_or_parame
 
     assert "Parameters" not in template  # no BootstrapVersion parameter, nothing for the operator to pass
     assert "Rules" not in template  # no CheckBootstrapVersion rule
-    assert {r["Type"] for r in template["Resources"].values()} <= {RULE, "AWS::CDK::Metadata"}
+    # the Recycle Bin rules, and the CloudTrail forwarding to the auto-tagger (test_cloudtrail_forwarding.py)
+    assert {r["Type"] for r in template["Resources"].values()} <= {
+        RULE,
+        "AWS::Events::Rule",
+        "AWS::IAM::Role",
+        "AWS::CDK::Metadata",
+    }

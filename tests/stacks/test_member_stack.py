@@ -17,7 +17,7 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
-from finops.handlers import CAPABILITY_WORKERS, HANDLERS
+from finops.handlers import CAPABILITY_WORKERS, EVENT_WORKERS, HANDLERS
 from finops.models.config import FinOpsConfig
 from finops.rules.cleanup_tags import ACTION_TAG, AFTER_TAG
 from finops.services.cleanup import DELETING_PERMISSIONS
@@ -35,7 +35,7 @@ def declared_member_permissions() -> set[str]:
     """What the workers' code declares, read here straight from the modules (the stack must agree)."""
     return {
         action
-        for worker in CAPABILITY_WORKERS.values()
+        for worker in (*CAPABILITY_WORKERS.values(), *EVENT_WORKERS.values())
         for action in importlib.import_module(HANDLERS[worker]).MEMBER_PERMISSIONS
     }
 
@@ -67,7 +67,8 @@ def test_the_role_carries_the_configured_name(member_template: Template, config:
 def test_only_the_hubs_worker_roles_of_this_organization_may_assume_it(member_template: Template) -> None:
     _, role = only(member_template, "AWS::IAM::Role")
 
-    (trust,) = statements(role, "AssumeRolePolicyDocument")
+    # the workers' statement; the auto-tagger's own is tested in test_cloudtrail_forwarding.py
+    (trust, _auto_tagger) = statements(role, "AssumeRolePolicyDocument")
 
     assert trust == {
         "Effect": "Allow",
@@ -79,6 +80,7 @@ def test_only_the_hubs_worker_roles_of_this_organization_may_assume_it(member_te
                 "aws:PrincipalArn": [
                     f"arn:${{AWS::Partition}}:iam::{HUB}:role/finops-ebs-cleanup-worker",
                     f"arn:${{AWS::Partition}}:iam::{HUB}:role/finops-scheduler-worker",
+                    f"arn:${{AWS::Partition}}:iam::{HUB}:role/finops-tag-compliance-worker",
                 ]
             },
             "StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}},
@@ -90,7 +92,7 @@ def test_the_trusted_roles_are_exactly_the_capability_workers_not_the_alert_func
     member_template: Template,
 ) -> None:
     _, role = only(member_template, "AWS::IAM::Role")
-    (trust,) = statements(role, "AssumeRolePolicyDocument")
+    (trust, _auto_tagger) = statements(role, "AssumeRolePolicyDocument")
 
     trusted = {arn.rsplit("/", 1)[1] for arn in trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]}
 
@@ -131,7 +133,7 @@ def test_it_grants_exactly_the_inventory_and_what_the_workers_declare(member_tem
 
 
 def test_kms_create_grant_only_for_grants_an_aws_service_makes_for_its_resources(member_template: Template) -> None:
-    with_grant = [s for s in member_statements(member_template) if "kms:CreateGrant" in as_list(s["Action"])]
+    with_grant = [s for s in member_statements(member_template) if "kms:CreateGrant" in as_list(s.get("Action", []))]
 
     assert with_grant == [
         {
@@ -152,6 +154,9 @@ CONDITIONED = {
     "NeverDeleteProtectedResources",
     "RemoveOnlyTheMarks",
     "NeverChangeTheProtectTag",
+    "AutoTaggerSessionsOnlyTheirOwnActions",  # Deny NotAction for the auto-tagger's sessions
+    "RemoveOnlyTheMarksRds",  # tag enforcement's unmark of RDS resources
+    "NeverChangeTheProtectTagRds",
 }
 
 
@@ -170,7 +175,7 @@ def test_the_clean_up_deletes_only_volumes_and_snapshots_carrying_its_mark(membe
     allowed_deletions = [
         s
         for s in member_statements(member_template)
-        if s["Effect"] == "Allow" and set(as_list(s["Action"])) & set(DELETING_PERMISSIONS)
+        if s["Effect"] == "Allow" and set(as_list(s.get("Action", []))) & set(DELETING_PERMISSIONS)
     ]
 
     assert DELETING_PERMISSIONS == ("ec2:DeleteSnapshot", "ec2:DeleteVolume")
@@ -207,7 +212,7 @@ def test_nothing_carrying_the_protect_tag_is_deleted_whatever_allows_it(
 
 
 def test_the_marks_are_the_only_tags_it_may_remove(member_template: Template) -> None:
-    removing = [s for s in member_statements(member_template) if "ec2:DeleteTags" in as_list(s["Action"])]
+    removing = [s for s in member_statements(member_template) if "ec2:DeleteTags" in as_list(s.get("Action", []))]
 
     assert statement(member_template, "RemoveOnlyTheMarks") == {
         "Sid": "RemoveOnlyTheMarks",
@@ -215,7 +220,8 @@ def test_the_marks_are_the_only_tags_it_may_remove(member_template: Template) ->
         "Action": "ec2:DeleteTags",
         "Resource": "*",
         "Condition": {
-            "ForAllValues:StringEquals": {"aws:TagKeys": [ACTION_TAG, AFTER_TAG]},
+            # the clean-up's two marks and tag enforcement's deadline
+            "ForAllValues:StringEquals": {"aws:TagKeys": [ACTION_TAG, AFTER_TAG, "finops:tag-deadline"]},
             # a DeleteTags without Tags removes every tag and sends no keys, which ForAllValues would let through
             "Null": {"aws:TagKeys": "false"},
         },
@@ -297,6 +303,7 @@ def test_a_worker_declaring_a_wildcard_or_a_malformed_action_stops_the_synth(
     module.MEMBER_PERMISSIONS = declared  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, module.__name__, module)
     monkeypatch.setattr(member_role, "CAPABILITY_WORKERS", {"test": "test_worker"})
+    monkeypatch.setattr(member_role, "EVENT_WORKERS", {})
     monkeypatch.setattr(member_role, "HANDLERS", {"test_worker": module.__name__})
 
     with pytest.raises(error, match=message):

@@ -12,6 +12,7 @@ from aws_cdk import App, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
 
+from finops.handlers import HANDLERS
 from finops.models.config import FinOpsConfig
 from stacks.naming import retained_name
 from tests.stacks.template_helpers import as_list, flatten, only, resources, statements
@@ -117,7 +118,7 @@ def test_the_hubs_function_roles_that_the_member_role_trusts_by_name_go_with_the
 ) -> None:
     roles = resources(hub_template, "AWS::IAM::Role", {"RoleName": Match.string_like_regexp("^finops-")})
 
-    assert len(roles) == 6
+    assert len(roles) == len(HANDLERS)  # one role per function
     assert all(role.get("DeletionPolicy", "Delete") == "Delete" for role in roles.values())
 
 
@@ -132,7 +133,7 @@ def test_a_reinstall_adopts_the_kept_audit_trail_and_run_state_by_name(hub_for: 
     assert [t["Properties"]["KeySchema"] for t in tables.values()] == [[{"AttributeName": "id", "KeyType": "HASH"}]]
     # ...every function writes the adopted trail and reads the adopted state...
     functions = resources(template, "AWS::Lambda::Function", {"FunctionName": Match.string_like_regexp("^finops-")})
-    assert len(functions) == 6
+    assert len(functions) == len(HANDLERS)
     for body in functions.values():
         variables = body["Properties"]["Environment"]["Variables"]
         assert variables["AUDIT_TABLE_NAME"] == "FinOpsHub-StateAudit72B3E683-1A2B3C"

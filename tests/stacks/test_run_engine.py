@@ -39,6 +39,7 @@ FUNCTIONS = {
     "engine_aggregate": "finops-engine-aggregate",
     "scheduler_worker": "finops-scheduler-worker",
     "ebs_cleanup_worker": "finops-ebs-cleanup-worker",
+    "tag_compliance_worker": "finops-tag-compliance-worker",
 }
 KILL_SWITCH_ARN = f"arn:${{AWS::Partition}}:ssm:us-east-1:{HUB}:parameter/finops/kill-switch"
 
@@ -74,7 +75,11 @@ def engine_bucket_id(template: Template) -> str:
 
 
 def test_every_acting_capability_has_a_standard_state_machine_named_finops_capability(hub_template: Template) -> None:
-    assert {resource_name(capability) for capability in CAPABILITY_WORKERS} == {MACHINE, CLEANUP_MACHINE}
+    assert {resource_name(capability) for capability in CAPABILITY_WORKERS} == {
+        MACHINE,
+        CLEANUP_MACHINE,
+        "finops-tag-compliance",
+    }
     for capability in CAPABILITY_WORKERS:
         _, machine = machine_of(hub_template, resource_name(capability))
         assert machine["Properties"]["StateMachineType"] == "STANDARD"
@@ -361,7 +366,11 @@ def test_each_capability_keeps_its_own_schedule_when_the_config_moves_one(hub_fo
         s["Properties"]["Name"]: s["Properties"]["ScheduleExpression"]
         for s in resources(template, "AWS::Scheduler::Schedule").values()
     }
-    assert expressions == {MACHINE: "cron(0/30 * * * ? *)", CLEANUP_MACHINE: "cron(45 23 * * ? *)"}
+    assert expressions == {
+        MACHINE: "cron(0/30 * * * ? *)",
+        CLEANUP_MACHINE: "cron(45 23 * * ? *)",
+        "finops-tag-compliance": "cron(0 5 * * ? *)",  # tag_compliance.run_at, unmoved
+    }
 
 
 def test_a_capability_without_a_run_schedule_stops_the_synth(config: FinOpsConfig) -> None:
@@ -398,7 +407,7 @@ def test_a_tick_that_could_not_start_a_run_waits_in_an_alarmed_queue(hub_templat
     queue_id, queue = only(hub_template, "AWS::SQS::Queue", {"QueueName": "finops-engine-schedule-dlq"})
     topic_id, _ = only(hub_template, "AWS::SNS::Topic", {"TopicName": "finops-alarms"})
 
-    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["KmsMasterKeyId"] == "alias/aws/sqs"
     hub_template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
@@ -540,6 +549,7 @@ def test_the_state_table_is_on_demand_recoverable_and_kept(hub_template: Templat
         ("engine_aggregate", {"dynamodb:GetItem", "dynamodb:PutItem"}),
         ("scheduler_worker", set()),
         ("ebs_cleanup_worker", set()),
+        ("tag_compliance_worker", set()),
         ("anomaly_alerts", set()),
         ("slack_redrive", set()),
     ],
@@ -585,7 +595,9 @@ def test_only_the_workers_may_assume_the_member_role_and_only_it(hub_template: T
                 assumers[name] = statement["Resource"]
 
     member_role = f"arn:${{AWS::Partition}}:iam::*:role/{config.organization.member_role_name}"
-    assert assumers == dict.fromkeys(CAPABILITY_WORKERS.values(), member_role)
+    cost_reader = f"arn:${{AWS::Partition}}:iam::{config.organization.management_account_id}:role/finops-cost-reader"
+    # the aggregate assumes only the management account's Cost Explorer reader (tag_compliance's spend KPI)
+    assert assumers == {**dict.fromkeys(CAPABILITY_WORKERS.values(), member_role), "engine_aggregate": cost_reader}
 
 
 def test_workers_have_time_for_their_waits_with_1024_mb_and_the_engine_stages_five_minutes(
@@ -595,6 +607,7 @@ def test_workers_have_time_for_their_waits_with_1024_mb_and_the_engine_stages_fi
         "scheduler_worker": (600, 1024),
         # up to 60 s per target for final snapshots, 5 targets a batch (8 at most), then the deletions: Lambda's most
         "ebs_cleanup_worker": (900, 1024),
+        "tag_compliance_worker": (600, 1024),
         "engine_start": (300, 512),
         "engine_aggregate": (300, 512),
     }.items():

@@ -8,7 +8,7 @@ error the Map recorded, so no target silently drops out of the run.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -25,6 +25,15 @@ logger = Logger(child=True)
 metrics = Metrics()
 
 Deliver = Callable[[SlackMessage, str], Delivery]  # (message, once-only key) -> where it went
+# A capability's run-level findings from every target's result (finops.runtime.run_conclusion), merged into the run
+# document; the renderer gets them too ({} for a capability without them).
+Conclude = Callable[[Sequence[TargetResult], RunContext], Mapping[str, Any]]
+Render = Callable[[Sequence[TargetResult], RunContext, Mapping[str, Any]], list[SlackMessage]]
+# The run document's own keys beside the summary's (a conclusion may add others, never these).
+DOCUMENT_KEYS = frozenset(
+    {"kind", "now", "since", "status", "targets", "failed_targets", "held_targets", "digests", "api_calls", "notes"}
+    | {"results", "excluded", "reason", "summary_key"}
+)
 
 
 def summarize(ctx: RunContext, results: Sequence[TargetResult]) -> RunSummary:
@@ -65,18 +74,24 @@ def aggregate(
     results: Sequence[TargetResult],
     *,
     config: FinOpsConfig,
-    render: Callable[[Sequence[TargetResult], RunContext], list[SlackMessage]],
+    render: Render,
     deliver: Deliver,
     state: RunState,
     complete: bool = True,
     notes: Sequence[str] = (),
+    conclude: Conclude | None = None,
 ) -> dict[str, Any]:
-    """The run's document. ``complete`` moves the catch-up point to this run's time (not for re-runs of targets)."""
+    """The run's document. ``complete`` moves the catch-up point to this run's time (not for re-runs of targets).
+    ``conclude`` (once, with every result) adds the capability's run-level keys to it, and goes to ``render``."""
     summary = summarize(ctx, results)
     failed_targets = [r for r in results if r.status == "failed" and not r.outcomes]
     paused = [r for r in results if r.status == "paused"]
+    concluded = dict(conclude(results, ctx)) if conclude is not None else {}
+    clash = sorted(set(concluded) & {*summary.to_json(), *DOCUMENT_KEYS})
+    if clash:  # a bug of the capability: fail before anything is posted or the catch-up point moves
+        raise ValueError(f"{ctx.capability}'s conclusion would overwrite the run document's {clash}")
     deliveries = []
-    for message in render(results, ctx):
+    for message in render(results, ctx, concluded):
         delivery = deliver(message, f"{ctx.capability}#{ctx.run_id}#{message.channel}")
         deliveries.append({"channel": delivery.channel, "status": delivery.status, "reason": delivery.reason})
     if complete:
@@ -115,8 +130,8 @@ def aggregate(
         "digests": deliveries,
         "api_calls": dict(sorted(calls.items())),
         "notes": list(notes),
-        "results": [r.to_json() for r in results],
     }
+    document |= {**concluded, "results": [r.to_json() for r in results]}
     logger.info("run aggregated", run_id=ctx.run_id, counts=summary.counts(), status=document["status"])
     return document
 
@@ -128,9 +143,9 @@ def compact(document: dict[str, Any], *, summary_key: str | None = None) -> dict
     """The document without per-target results and with lists cut to ``MAX_LISTED``: what fits in a state's output
     (256 KiB); the whole document is in S3 at ``summary_key``."""
     small = {k: v for k, v in document.items() if k != "results"}
-    for key in ("acted", "skipped", "failed", "failed_targets", "held_targets"):
+    for key in ("acted", "skipped", "failed", "failed_targets", "held_targets", "noncompliant"):
         if len(small.get(key, [])) > MAX_LISTED:
-            small[f"{key}_not_listed"] = len(small[key]) - MAX_LISTED
+            small[f"{key}_not_listed"] = small.get(f"{key}_not_listed", 0) + len(small[key]) - MAX_LISTED
             small[key] = small[key][:MAX_LISTED]
     if summary_key:
         small["summary_key"] = summary_key

@@ -14,15 +14,14 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from finops.aws.organizations import Enumeration
-from finops.engine.aggregate import Deliver, aggregate, lost_batch
+from finops.engine.aggregate import Conclude, Deliver, Render, aggregate, lost_batch
 from finops.engine.kill_switch import KillSwitch, NoKillSwitch
-from finops.engine.model import Capability, RunContext, Target, TargetResult
+from finops.engine.model import Capability, Target, TargetResult
 from finops.engine.request import RunRequest
 from finops.engine.start import RunSpec, StartDecision, start_run
 from finops.engine.state import RunState
 from finops.engine.worker import run_batch
 from finops.models.config import FinOpsConfig
-from finops.notify.blocks import SlackMessage
 
 logger = Logger(child=True)
 
@@ -63,9 +62,10 @@ def run_locally(
     kill_switch: KillSwitch | NoKillSwitch,
     enumerate_targets: Callable[[], Enumeration],
     worker_deps: dict[str, Any],
-    render: Callable[[Sequence[TargetResult], RunContext], list[SlackMessage]],
+    render: Render,
     deliver: Deliver,
     allow_enforce: bool = True,
+    conclude: Conclude | None = None,
 ) -> dict[str, Any]:
     decision = start_run(
         spec,
@@ -107,6 +107,7 @@ def run_locally(
         state=state,
         complete=not ctx.params.get("rerun"),
         notes=decision.notes,
+        conclude=conclude,
     )
     document["excluded"] = [dict(e) for e in decision.excluded]
     return document

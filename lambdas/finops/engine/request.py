@@ -24,7 +24,8 @@ class RunRequest(BaseModel):
     """``{"capability": "scheduler", "time": "<ISO>"}`` as EventBridge Scheduler sends it (``time`` from
     ``<aws.scheduler.scheduled-time>``), or an EventBridge "Scheduled Event" (its ``time``). Optional: ``kind`` (e.g.
     ``reconcile``), ``targets`` (re-run only these, e.g. a previous run's ``failed_targets``; the catch-up point is
-    then left alone), ``since`` (act on what changed after this instant instead of the last completed run)."""
+    then left alone), ``since`` (act on what changed after this instant instead of the last completed run),
+    ``digest`` (post the capability's periodic digest in this run whatever the day: tag compliance's weekly one)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -33,6 +34,7 @@ class RunRequest(BaseModel):
     kind: str | None = None
     targets: tuple[_TargetRef, ...] | None = None
     since: AwareDatetime | None = None
+    digest: bool = False
 
     @property
     def now(self) -> datetime:

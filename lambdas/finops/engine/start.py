@@ -33,7 +33,15 @@ class Prepared:
 
 
 class RunSpec(Protocol):
-    """The hub side of an acting capability."""
+    """The hub side of an acting capability.
+
+    Optional, looked up with ``getattr`` (a capability without them behaves as if they returned nothing):
+    ``disabled(config) -> str | None`` (why the config turns the capability off: a run then starts nothing);
+    ``conclude(results, ctx, *, config, clients) -> Mapping`` (run-level findings the aggregate merges into the run
+    document, and hands to the digest renderer: :func:`finops.runtime.run_conclusion`); ``digests(results, ctx,
+    conclusion, config) -> list[SlackMessage]`` (the capability's own digest, instead of the engine's common one);
+    ``document_keys`` (the keys ``conclude`` adds, which `make invoke`/`make run` also print at their top level).
+    """
 
     name: str
 
@@ -54,7 +62,7 @@ class StartDecision:
     reason: str = ""
     excluded: tuple[Mapping[str, str], ...] = ()
     notes: tuple[str, ...] = ()
-    status: str = "started"  # "started", "paused" (config or kill switch) or "nothing due"
+    status: str = "started"  # "started", "paused" (config or kill switch), "nothing due" or "disabled" (config)
     failed: bool = False  # the run could not be decided (the kill switch unreadable): report it as a failure
 
     def to_json(self, *, targets: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -92,6 +100,10 @@ def start_run(
     prepared = spec.prepare(config, request, last if last is None or last <= now else now)
     params = {**prepared.params, **({"rerun": True} if request.rerun else {})}
     ctx = RunContext(run_id, spec.name, prepared.kind, now, mode, since=prepared.since, params=params)
+    disabled = getattr(spec, "disabled", None)
+    off = disabled(config) if disabled is not None else None
+    if off:
+        return StartDecision(False, ctx, reason=str(off), status="disabled")
     if spec.paused(config):
         reason = f"paused in the config (capabilities.{spec.name}.paused: true)"
         return StartDecision(False, ctx, reason=reason, status="paused")

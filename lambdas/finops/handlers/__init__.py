@@ -13,8 +13,20 @@ HANDLERS: dict[str, str] = {
     "engine_aggregate": "finops.handlers.engine_aggregate",
     "scheduler_worker": "finops.handlers.scheduler_worker",
     "ebs_cleanup_worker": "finops.handlers.ebs_cleanup_worker",
+    "tag_compliance_worker": "finops.handlers.tag_compliance_worker",
+    # CloudTrail "create" events forwarded by the member accounts -> the new resources tagged (one target per event).
+    "auto_tagger": "finops.handlers.auto_tagger",
 }
 
 # Acting capabilities: name -> their worker in HANDLERS. Each worker module also exports MEMBER_PERMISSIONS, the IAM
 # actions its code calls through the member role (the member stack grants exactly their union).
-CAPABILITY_WORKERS: dict[str, str] = {"scheduler": "scheduler_worker", "ebs_cleanup": "ebs_cleanup_worker"}
+CAPABILITY_WORKERS: dict[str, str] = {
+    "scheduler": "scheduler_worker",
+    "ebs_cleanup": "ebs_cleanup_worker",
+    "tag_compliance": "tag_compliance_worker",
+}
+
+# Event-driven capabilities that act in member accounts through the member role, one event's target at a time on the
+# engine's worker path (no schedule, no Map): name -> their function in HANDLERS. Each module exports
+# MEMBER_PERMISSIONS too, and its role assumes the member role only with sessions named finops-<name>-*.
+EVENT_WORKERS: dict[str, str] = {"auto_tagger": "auto_tagger"}

@@ -13,7 +13,14 @@ from finops.engine.aggregate import aggregate, compact, results_from_manifest, w
 from finops.engine.model import RunContext
 from finops.engine.state import DynamoRunState
 from finops.notify.slack import SlackOutbox
-from finops.runtime import digest_renderer, engine_capability, once_per_key, outbox_delivery, slack_sender
+from finops.runtime import (
+    digest_renderer,
+    engine_capability,
+    once_per_key,
+    outbox_delivery,
+    run_conclusion,
+    slack_sender,
+)
 from finops.settings import Settings, config_at
 
 PERMISSIONS: tuple[str, ...] = ()  # the bucket, tables, queue and secret come from CDK grants
@@ -52,6 +59,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         deliver=outbox_delivery(outbox, once_per_key(clients, settings.idempotency_table_name, context)),
         state=DynamoRunState(clients.client("dynamodb"), settings.state_table_name),
         complete=not ctx.params.get("rerun"),
+        conclude=run_conclusion(spec, config, clients),
     )
     key = f"runs/{ctx.capability}/{ctx.run_id}/summary.json"
     s3.put_object(Bucket=settings.engine_bucket_name, Key=key, Body=json.dumps(document, default=str).encode())

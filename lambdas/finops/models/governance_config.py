@@ -6,13 +6,15 @@ The key names are a public contract (acceptance tests write them): add keys free
 
 from __future__ import annotations
 
+import difflib
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from finops.models.base import Mode, StrictModel
 
 __all__ = [
+    "TAG_POLICY_ENFORCEABLE",
     "AutoTaggerConfig",
     "PoliciesConfig",
     "TagComplianceConfig",
@@ -38,6 +40,73 @@ RoleArnPattern = Annotated[
         ),
     ),
 ]
+# The resource types a Tag Policy's enforced_for may name, for EC2, RDS, Elastic Load Balancing and DynamoDB (the
+# services whose resources the capabilities read), from AWS's "Services and resource types that support enforcement"
+# (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_supported-resources-enforcement.html).
+# Only the page's heading could be read where this list was written (offline), so it holds the types we are sure of,
+# not the whole table: AWS supports more. Add a type here after checking it on that page. <service>:ALL_SUPPORTED is
+# accepted for each service listed.
+TAG_POLICY_ENFORCEABLE: frozenset[str] = frozenset(
+    {
+        "dynamodb:table",
+        "ec2:capacity-reservation",
+        "ec2:dhcp-options",
+        "ec2:elastic-ip",
+        "ec2:image",
+        "ec2:instance",
+        "ec2:internet-gateway",
+        "ec2:launch-template",
+        "ec2:natgateway",
+        "ec2:network-acl",
+        "ec2:network-interface",
+        "ec2:placement-group",
+        "ec2:reserved-instances",
+        "ec2:route-table",
+        "ec2:security-group",
+        "ec2:snapshot",
+        "ec2:spot-instance-request",
+        "ec2:subnet",
+        "ec2:volume",
+        "ec2:vpc",
+        "ec2:vpc-endpoint",
+        "ec2:vpc-endpoint-service",
+        "ec2:vpc-flow-log",
+        "ec2:vpc-peering-connection",
+        "ec2:vpn-connection",
+        "ec2:vpn-gateway",
+        "elasticloadbalancing:loadbalancer",
+        "elasticloadbalancing:targetgroup",
+        "rds:cluster",
+        "rds:cluster-endpoint",
+        "rds:cluster-pg",
+        "rds:cluster-snapshot",
+        "rds:db",
+        "rds:es",
+        "rds:og",
+        "rds:pg",
+        "rds:ri",
+        "rds:secgrp",
+        "rds:snapshot",
+        "rds:subgrp",
+    }
+)
+
+
+def _enforceable(value: str) -> str:
+    services = {known.split(":", 1)[0] for known in TAG_POLICY_ENFORCEABLE}
+    service = value.split(":", 1)[0]
+    if value in TAG_POLICY_ENFORCEABLE or (value == f"{service}:ALL_SUPPORTED" and service in services):
+        return value
+    near = difflib.get_close_matches(value, sorted(TAG_POLICY_ENFORCEABLE), n=1)
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    raise ValueError(
+        f"{value} is not a resource type Tag Policies can enforce{hint}: the types this app knows are "
+        "TAG_POLICY_ENFORCEABLE in finops/models/governance_config.py (services "
+        f"{', '.join(sorted(services))}, each also as <service>:ALL_SUPPORTED), from AWS's page 'Services and "
+        "resource types that support enforcement'"
+    )
+
+
 # A Tag Policy enforced_for entry: <service>:<resource type>, or <service>:ALL_SUPPORTED.
 EnforcedFor = Annotated[
     str,
@@ -45,6 +114,7 @@ EnforcedFor = Annotated[
         pattern=r"^[a-z0-9-]+:([A-Za-z0-9-]+|ALL_SUPPORTED)$",
         description="a Tag Policy resource type such as ec2:instance, ec2:volume or rds:db",
     ),
+    AfterValidator(_enforceable),
 ]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 HhMm = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="a time of day, HH:MM (UTC)")]
