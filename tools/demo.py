@@ -138,15 +138,19 @@ class Demo:
             for item in run.result.get(outcome, []):
                 self.say(f"   {outcome:<7} {item['resource']}: {item['reason']}")
 
-    def show(self, post: Any) -> None:
+    def show(self, post: Any, *, max_lines: int | None = None) -> None:
         self.say(f"   ┌─ {post.channel} ({post.style})")
-        for line in as_terminal_text(post.payload):
+        lines = as_terminal_text(post.payload)
+        for line in lines[:max_lines]:
             self.say(f"   │ {line}")
+        if max_lines is not None and len(lines) > max_lines:
+            self.say(f"   │ … {len(lines) - max_lines} more lines (the whole message is in the sink)")
         self.say("   └─")
 
     def run(self) -> None:
         from finops.services.audit import read_trail
         from tools.demo_cleanup import run_cleanup_steps
+        from tools.demo_governance import run_governance_steps
         from tools.demo_scheduler import run_scheduler_steps
         from tools.local_hub import LocalHub
         from tools.sim.estate import dump, simulated_aws
@@ -241,6 +245,7 @@ class Demo:
 
             run_scheduler_steps(self, hub, sink, sim)
             run_cleanup_steps(self, hub, sink, sim)
+            run_governance_steps(self, hub, sink, sim)
 
             channels = Counter(p.channel for p in sink.posts)
             self.say(

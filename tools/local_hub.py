@@ -11,6 +11,7 @@ Call everything here inside an active moto mock.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import json
 import os
@@ -177,10 +178,25 @@ class LocalHub:
             "AWS_LAMBDA_FUNCTION_NAME": f"finops-{function.replace('_', '-')}",
         }
 
-    def invoke(self, function: str, event: dict[str, Any], *, retry_attempts: int = ASYNC_RETRY_ATTEMPTS) -> Invocation:
-        """An async invoke: up to 1 + retry_attempts tries; then the event and error go to the function's DLQ."""
+    def invoke(
+        self,
+        function: str,
+        event: dict[str, Any],
+        *,
+        retry_attempts: int = ASYNC_RETRY_ATTEMPTS,
+        config: FinOpsConfig | None = None,
+    ) -> Invocation:
+        """An async invoke: up to 1 + retry_attempts tries; then the event and error go to the function's DLQ.
+        ``config`` stands in for the hub's own, as a redeployed config layer would (e.g. the same file in enforce
+        mode)."""
         attempts = 0
-        with environment(self.environment(function)):
+        variables = self.environment(function)
+        if config is not None:
+            text = config.model_dump_json(by_alias=True)
+            path = self.config_path.with_name(f"config-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json")
+            path.write_text(text)
+            variables["FINOPS_CONFIG_PATH"] = str(path)
+        with environment(variables):
             handler = _handler(function)  # imported with the function's environment, as Lambda does
             while True:
                 attempts += 1

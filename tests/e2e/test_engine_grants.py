@@ -77,7 +77,14 @@ SECRET_ARN_SUFFIX = "AbC123"
 # (test_engine_grants_cleanup.py) the tag keys a request writes or removes, whether it tags a resource it creates, and
 # the tags of the resource it acts on. A statement conditioned on any other key is not evaluated: it allows nothing
 # here (and a Deny with one denies), so adding one makes the test say so.
-EVALUATED_CONDITION_KEYS = ("s3:prefix", "aws:TagKeys", "ec2:CreateAction", "aws:ResourceTag/*", "ec2:ResourceTag/*")
+EVALUATED_CONDITION_KEYS = (
+    "s3:prefix",
+    "aws:TagKeys",
+    "ec2:CreateAction",
+    "aws:ResourceTag/*",
+    "ec2:ResourceTag/*",
+    "aws:userid",  # <role id>:<session name> for an assumed role: the member role tells its callers' sessions apart
+)
 # Condition operators as IAM evaluates them, by their base name (a ForAllValues:/ForAnyValue: qualifier aside).
 COMPARISONS: dict[str, Callable[[str, str], bool]] = {
     "StringEquals": lambda value, wanted: value == wanted,
@@ -272,6 +279,7 @@ class Grant:
     resource: str
     condition: str  # the statement's Condition as JSON ("{}" when it has none)
     policy: str  # the logical id of the policy it comes from
+    not_actions: tuple[str, ...] = ()  # a NotAction statement's actions: it covers every other one (action "*")
 
     def condition_holds(self, call: Call) -> bool | None:
         """True or False (:func:`condition_holds`); None when the condition uses anything not evaluated here."""
@@ -280,7 +288,10 @@ class Grant:
     def covers(self, call: Call) -> bool | None:
         """Whether this grant applies to the call: action and resource match and the condition holds (None: the
         condition could not be evaluated)."""
-        if not (matches(self.action, call.action, ignore_case=True) and matches(self.resource, call.resource)):
+        action = matches(self.action, call.action, ignore_case=True) and not any(
+            matches(excluded, call.action, ignore_case=True) for excluded in self.not_actions
+        )
+        if not (action and matches(self.resource, call.resource)):
             return False
         return self.condition_holds(call)
 

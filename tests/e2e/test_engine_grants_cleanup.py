@@ -117,6 +117,11 @@ def request_tag_keys(tags: list[dict[str, str]] | None) -> tuple[tuple[str, Cont
     return () if tags is None else (("aws:TagKeys", tuple(t["Key"] for t in tags)),)
 
 
+# aws:userid of a call through the member role: its role id and the session name the worker gives it
+CLEANUP_SESSION: tuple[str, ContextValue] = ("aws:userid", "AROAEXAMPLEMEMBERROLE:finops-ebs_cleanup-run-1")
+AUTO_TAGGER_SESSION: tuple[str, ContextValue] = ("aws:userid", "AROAEXAMPLEMEMBERROLE:finops-auto_tagger-event-1")
+
+
 @dataclass
 class MemberCalls:
     """The calls made through the member role, each with the condition keys IAM evaluates for it."""
@@ -132,6 +137,12 @@ class MemberCalls:
         return {t["Key"]: t.get("Value", "") for t in described if t["ResourceType"] == kind}
 
     def record(self, scope: AccountScope, service: str, operation: str, params: Mapping[str, Any]) -> None:
+        before = len(self.calls)
+        self._record(scope, service, operation, params)
+        # who IAM sees: the member role's session, named by the worker finops-<capability>-<run id>
+        self.calls[before:] = [replace(c, context=(*c.context, CLEANUP_SESSION)) for c in self.calls[before:]]
+
+    def _record(self, scope: AccountScope, service: str, operation: str, params: Mapping[str, Any]) -> None:
         action = f"{service}:{operation}"
         place = f"arn:aws:{service}:{scope.region}:{scope.account}"
         if action in ("ec2:CreateTags", "ec2:DeleteTags"):
@@ -179,11 +190,18 @@ def member_grants(template: Mapping[str, Any]) -> list[Grant]:
     assert not properties.get("ManagedPolicyArns")
     assert not properties.get("PermissionsBoundary")
     return [
-        Grant(statement["Effect"], action, resource, json.dumps(statement.get("Condition", {}), sort_keys=True), name)
+        Grant(
+            statement["Effect"],
+            action,
+            resource,
+            json.dumps(statement.get("Condition", {}), sort_keys=True),
+            name,
+            not_actions=tuple(as_list(statement.get("NotAction", []))),
+        )
         for policy in properties["Policies"]
         for name in [policy["PolicyName"]]
         for statement in policy["PolicyDocument"]["Statement"]
-        for action in as_list(statement["Action"])
+        for action in as_list(statement.get("Action", "*"))
         for resource in as_list(statement["Resource"])
     ]
 
@@ -356,7 +374,7 @@ def test_the_member_role_removes_no_tag_but_the_marks_and_never_writes_the_prote
     volume = "arn:aws:ec2:eu-west-1:444444444444:volume/vol-0123456789abcdef0"
 
     def tagging(action: str, *keys: str, **context: ContextValue) -> Call:
-        return Call(WORKER, action, volume, (("aws:TagKeys", keys), *context.items()))
+        return Call(WORKER, action, volume, (("aws:TagKeys", keys), CLEANUP_SESSION, *context.items()))
 
     # the marks are written and removed, and a final snapshot is given its volume's tags, the protect tag included
     assert allowed(tagging("ec2:CreateTags", ACTION_TAG, AFTER_TAG), member)
@@ -370,6 +388,15 @@ def test_the_member_role_removes_no_tag_but_the_marks_and_never_writes_the_prote
     for key in ("finops:protect", "Finops:Protect"):
         assert not allowed(tagging("ec2:CreateTags", AFTER_TAG, key), member), key
         assert not allowed(tagging("ec2:DeleteTags", key), member), key
+    # the auto-tagger's sessions of the same role may tag, and nothing the clean-up may do beyond that
+    by_auto_tagger = (("aws:TagKeys", ("finops:created-by",)), AUTO_TAGGER_SESSION)
+    assert allowed(Call(WORKER, "ec2:CreateTags", volume, by_auto_tagger), member)
+    assert not allowed(Call(WORKER, "ec2:DeleteTags", volume, by_auto_tagger), member)
+    marked = (*tag_context({AFTER_TAG: "2026-12-08"}), AUTO_TAGGER_SESSION)
+    assert not allowed(Call(WORKER, "ec2:DeleteVolume", volume, marked), member)
+    assert allowed(
+        Call(WORKER, "ec2:DeleteVolume", volume, (*tag_context({AFTER_TAG: "2026-12-08"}), CLEANUP_SESSION)), member
+    )
 
 
 # --- the estate ------------------------------------------------------------------------------------------------------

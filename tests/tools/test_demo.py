@@ -65,5 +65,20 @@ def test_demo_runs_every_capability_and_reports_what_happened(config):
     assert "Recycle Bin: 1 volume not deleted in us-east-1" in text
     assert "restore: `make" in text
     assert "restored: vol-" in text
-    assert "Slack sink received 30 messages" in text
-    assert "Audit trail (finops-audit, 67 records)" in text
+    # tag governance: the bundle, a denied launch, the KPIs before and after the auto-tagger, the digests
+    assert "Policy bundle: 3 policies, not attached: policies.attach is false" in text
+    assert re.search(r"-> denied by finops-scp-\d, statement DenyCreateWithoutTeam", text)
+    assert "The same launch by the member role FinOpsMemberRole: allowed" in text
+    assert "checkout-api-1: missing team, environment, cost-center" in text
+    assert "instance tags unchanged: {'Name': 'checkout-api-1'}" in text
+    creator = "'finops:created-by': 'arn:aws:iam::444444444444:role/deploy/PaymentsDeployer session jane@example.com'"
+    assert "instance tags now: {'Name': 'checkout-api-1', 'cost-center': 'CC-1042'" in text
+    assert creator in text.split("instance tags now:", 1)[1].split("\n", 1)[0]
+    assert "nothing is tagged twice, 0 new audit records" in text
+    assert "checkout-api-1: compliant" in text
+    assert "+2 compliant resource(s) since 09:20" in text
+    assert "spend attributable to a team: 80.9% of $39,326.00 (unattributed $6,880.40" in text
+    assert "digests posted: #data-oncall, #finops-alerts, #payments-oncall, #platform-oncall" in text
+    assert "Tag compliance (preview): payments" in text
+    assert "Slack sink received 38 messages" in text
+    assert "Audit trail (finops-audit, 69 records)" in text

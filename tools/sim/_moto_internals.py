@@ -285,3 +285,11 @@ def serve(host: re.Pattern[str], answer: Callable[[Incoming], Answer]) -> Iterat
 
     with mock.patch.object(BotocoreStubber, "process_request", process_request):
         yield
+
+
+def queue_cost_and_usage(account_id: str, result: dict[str, Any]) -> None:
+    """The next new GetCostAndUsage request to ``account_id``'s Cost Explorer answers ``result`` (moto tracks no
+    costs; this is its documented way to give some, ``moto_api`` ``set_ce_cost_usage``)."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.set_ce_cost_usage(result, account_id)
