@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,12 @@ from finops.models.config import FinOpsConfig, load_config
 
 ROOT = Path(__file__).parents[1]
 EVENTS = ROOT / "tests" / "events"
+# moto fills every EC2 backend it creates with ~1,300 public AMIs and their snapshots unless this is false when the
+# backend is made, and a backend made once is re-made by later resets with whatever the variable then says: one
+# `mock_aws()` without it leaked the AMIs into every later simulated Organization of the worker (a tag compliance run
+# 10x slower, its findings cut). tools.sim.estate.simulated_aws sets it for the product's own runs; the whole test
+# process gets it here.
+os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
 
 
 @pytest.fixture(scope="session")
