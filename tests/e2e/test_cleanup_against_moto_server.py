@@ -105,6 +105,9 @@ def _env(estate: Estate, tmp_path: Path) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        # moto has no Recycle Bin: its 500s for rbin are final, so one attempt (the clients' default of 8 retries
+        # with back-off only waits here)
+        "AWS_MAX_ATTEMPTS": "1",
     }
 
 
