@@ -72,6 +72,24 @@ def automation_roles(config: FinOpsConfig) -> tuple[Exempt, ...]:
     )
 
 
+def data_protection_roles() -> tuple[Exempt, ...]:
+    """AWS Backup's and Data Lifecycle Manager's default roles: ordinary service roles, not service-linked, so SCPs
+    apply to them, and their snapshots and restores copy what they protect (an old resource may lack a required tag).
+    Custom Backup or DLM roles go in ``policies.exempt_roles``."""
+    return (
+        Exempt(
+            f"arn:{PARTITION}:iam::*:role/service-role/AWSBackupDefaultServiceRole",
+            "AWS Backup's default service role, which snapshots and restores whatever its backup plans protect",
+            "AWS Backup",
+        ),
+        Exempt(
+            f"arn:{PARTITION}:iam::*:role/AWSDataLifecycleManagerDefaultRole*",
+            "Data Lifecycle Manager's default roles (snapshots and AMIs), which snapshot what their policies target",
+            "Data Lifecycle Manager",
+        ),
+    )
+
+
 def deploy_roles(config: FinOpsConfig) -> tuple[Exempt, ...]:
     automation = config.organization.automation_account_id
     return (
@@ -93,5 +111,5 @@ def exemptions(config: FinOpsConfig) -> Exemptions:
     policies = config.policies
     exempt = tuple(Exempt(p, f"policies.exempt_roles[{i}]") for i, p in enumerate(policies.exempt_roles))
     admins = tuple(Exempt(p, f"policies.admin_roles[{i}]") for i, p in enumerate(policies.admin_roles))
-    creation = automation_roles(config) + exempt
+    creation = automation_roles(config) + data_protection_roles() + exempt
     return Exemptions(creation=creation, protection=creation + deploy_roles(config) + admins)

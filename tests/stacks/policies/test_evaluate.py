@@ -78,20 +78,22 @@ def test_a_denied_launch_names_the_policy_the_statement_and_what_to_do(reviewed:
     assert "TagSpecifications" in decision.explanation.denied
 
 
-@pytest.mark.parametrize(
-    ("name", "sid"),
-    [
-        # without exempt_roles, AWS Backup and DLM cannot snapshot untagged volumes...
-        ("create_snapshot_aws_backup_untagged", "DenySnapshotWithoutCostCenter"),
-        ("create_snapshot_dlm_untagged", "DenySnapshotWithoutCostCenter"),
-        # ...and without admin_roles, nobody may set the kill switch
-        ("put_parameter_kill_switch_admin", "DenyChangingKillSwitch"),
-    ],
-)
-def test_the_shipped_config_spares_only_the_automation(name: str, sid: str, config: FinOpsConfig) -> None:
-    [(_, first), *_] = decide(build_bundle(config), load_cloudtrail(name))
-
-    assert (first.allowed, first.sid) == (False, sid)
+def test_the_shipped_config_spares_only_the_automation_and_aws_backup_and_dlm_default_roles(
+    config: FinOpsConfig,
+) -> None:
+    # AWS Backup's and DLM's default roles snapshot untagged volumes with no exempt_roles at all (backups must keep
+    # working the day the SCPs are attached)...
+    for name in ("create_snapshot_aws_backup_untagged", "create_snapshot_dlm_untagged"):
+        [(_, first), *_] = decide(build_bundle(config), load_cloudtrail(name))
+        assert (first.allowed, first.sid) == (True, None), name
+    # ...a custom Backup role does not (it goes in exempt_roles)...
+    custom = load_cloudtrail("create_snapshot_aws_backup_untagged")
+    custom["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = f"arn:aws:iam::{MEMBER}:role/AcmeBackupRole"
+    [(_, first), *_] = decide(build_bundle(config), custom)
+    assert (first.allowed, first.sid) == (False, "DenySnapshotWithoutCostCenter")
+    # ...and without admin_roles, nobody may set the kill switch
+    [(_, first), *_] = decide(build_bundle(config), load_cloudtrail("put_parameter_kill_switch_admin"))
+    assert (first.allowed, first.sid) == (False, "DenyChangingKillSwitch")
 
 
 def test_the_member_role_is_spared_under_any_member_role_name(config: FinOpsConfig) -> None:

@@ -55,7 +55,7 @@ def test_every_statement_is_in_exactly_one_scp(config: FinOpsConfig) -> None:
 
 def test_too_many_required_keys_for_the_slots_stop_with_the_limit_the_excess_and_the_fix(config: FinOpsConfig) -> None:
     with pytest.raises(PolicyLimitError) as raised:
-        build_bundle(many_keys(config, 12, max_scp_slots=2))
+        build_bundle(many_keys(config, 9, max_scp_slots=2))
 
     message = str(raised.value)
     assert "policies.max_scp_slots" in message
@@ -68,7 +68,7 @@ def test_too_many_required_keys_for_the_slots_stop_with_the_limit_the_excess_and
 
 
 def test_more_slots_fit_what_two_do_not(config: FinOpsConfig) -> None:
-    bundle = build_bundle(many_keys(config, 12, max_scp_slots=4))
+    bundle = build_bundle(many_keys(config, 9, max_scp_slots=4))
 
     assert 3 <= len(bundle.scps) <= 4
     assert all(p.size <= SCP_MAX_CHARS for p in bundle.scps)
