@@ -173,6 +173,37 @@ def kill_switch(clients: AwsClients, config: FinOpsConfig) -> KillSwitch:
     return KillSwitch(clients.client("ssm"), config.safety.kill_switch_parameter)
 
 
+def worker_batch(
+    make: Callable[[FinOpsConfig], Capability],
+    event: dict[str, Any],
+    *,
+    actor: str,
+    switch: KillSwitch | None,
+) -> tuple[dict[str, Any], KillSwitch]:
+    """One Distributed Map batch of a capability's worker, as every worker handler runs it: the config and clients
+    of this invocation, the capability ``make`` builds from the config, the member role, the kill switch (``switch``,
+    kept across warm invocations by the handler: read at most once a minute), the audit trail and the wall clock.
+    Returns the batch's output and the kill switch to keep."""
+    from finops.engine.worker import run_batch
+    from finops.settings import config_at
+
+    settings = Settings.from_env()
+    config = config_at(settings.config_path)
+    clients = AwsClients()
+    switch = switch or kill_switch(clients, config)
+    output = run_batch(
+        make(config),
+        event,
+        scopes=clients,
+        role_name=config.organization.member_role_name,
+        kill_switch=switch,
+        audit=AuditTrail(clients.client("dynamodb"), settings.audit_table_name, clock=wall_clock),
+        actor=actor,
+        wall_clock=wall_clock,
+    )
+    return output, switch
+
+
 def digest_renderer(spec: RunSpec, config: FinOpsConfig) -> Render:
     """The capability's own digests when its spec has them (``spec.digests``), else the engine's common ones."""
     from finops.notify.digest import digests

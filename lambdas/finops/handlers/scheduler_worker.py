@@ -7,14 +7,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from finops.aws.clients import AwsClients
 from finops.engine.kill_switch import KillSwitch
-from finops.engine.worker import run_batch
-from finops.runtime import kill_switch, wall_clock
-from finops.services.audit import AuditTrail
+from finops.runtime import worker_batch
 from finops.services.scheduler import MEMBER_PERMISSIONS
 from finops.services.scheduler_run import SchedulerCapability
-from finops.settings import Settings, config_at
 
 # Hub-side IAM beyond the CDK grants (audit table, kill-switch parameter, sts:AssumeRole on the member role);
 # MEMBER_PERMISSIONS is what the member role grants for this worker's calls in each target.
@@ -30,17 +26,5 @@ _switch: KillSwitch | None = None  # kept across warm invocations: read at most 
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global _switch
-    settings = Settings.from_env()
-    config = config_at(settings.config_path)
-    clients = AwsClients()
-    _switch = _switch or kill_switch(clients, config)
-    return run_batch(
-        SchedulerCapability(config),
-        event,
-        scopes=clients,
-        role_name=config.organization.member_role_name,
-        kill_switch=_switch,
-        audit=AuditTrail(clients.client("dynamodb"), settings.audit_table_name, clock=wall_clock),
-        actor=context.function_name,
-        wall_clock=wall_clock,
-    )
+    output, _switch = worker_batch(SchedulerCapability, event, actor=context.function_name, switch=_switch)
+    return output
