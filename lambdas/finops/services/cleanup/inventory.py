@@ -18,6 +18,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from finops.aws.clients import AccountScope
+from finops.aws.describe import pages as _pages
+from finops.aws.describe import tag_dict as _tags
 from finops.aws.errors import error_text
 from finops.engine.model import RunContext, Target
 from finops.models.config import FinOpsConfig
@@ -72,16 +74,6 @@ def read_inventory(
                 errors[snapshot.id] = error_text(exc)
         checked.append(snapshot)
     return replace(inventory, snapshots=tuple(checked), details={"sharing_errors": errors} if errors else {})
-
-
-def _pages(client: Any, operation: str, key: str, page_size: int, **kwargs: Any) -> Iterator[dict[str, Any]]:
-    paginator = client.get_paginator(operation)
-    for page in paginator.paginate(**kwargs, PaginationConfig={"PageSize": page_size}):
-        yield from page.get(key, [])
-
-
-def _tags(tags: Any) -> dict[str, str]:
-    return {t["Key"]: t.get("Value", "") for t in tags or []}
 
 
 def volume_of(described: Mapping[str, Any]) -> Volume:

@@ -8,10 +8,12 @@ the same estate gives the same plan.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from finops.aws.clients import AccountScope
+from finops.aws.describe import pages as _pages
+from finops.aws.describe import tag_dict as _tags
 from finops.models.inventory import PowerState, Resource
 from finops.rules.scheduler_tags import SIZES_TAG, STOPPED_AT_TAG, GroupSizes
 
@@ -267,15 +269,3 @@ def cluster_not_schedulable(cluster: Mapping[str, Any]) -> str | None:
     if mode:
         return f"{mode} cluster: AWS cannot stop it"
     return None
-
-
-# -- helpers -----------------------------------------------------------------------------------------------------------
-
-
-def _pages(client: Any, operation: str, key: str, *, page_size: int) -> Iterator[Mapping[str, Any]]:
-    for page in client.get_paginator(operation).paginate(PaginationConfig={"PageSize": page_size}):
-        yield from page.get(key, ())
-
-
-def _tags(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
-    return {str(t["Key"]): str(t.get("Value", "")) for t in tags or ()}

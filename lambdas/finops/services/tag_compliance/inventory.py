@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from finops.aws.clients import AccountScope
+from finops.aws.describe import pages as _pages
+from finops.aws.describe import tag_dict as _tags
 from finops.rules.tag_compliance import CLUSTER, DB, INSTANCE, SNAPSHOT, VOLUME, TaggedResource, TagInventory
 from finops.services.scheduler.inventory import AUTOSCALING_GROUP_TAG, MANAGED_BY_TAGS
 
@@ -151,13 +153,3 @@ def cluster_of(described: Mapping[str, Any]) -> TaggedResource:
         arn=described.get("DBClusterArn"),
         state=str(described.get("Status", "")),
     )
-
-
-def _pages(client: Any, operation: str, key: str, page_size: int, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
-    """The paginator maps ``PageSize`` to MaxResults (EC2) or MaxRecords (RDS)."""
-    for page in client.get_paginator(operation).paginate(**kwargs, PaginationConfig={"PageSize": page_size}):
-        yield from page.get(key, [])
-
-
-def _tags(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
-    return {str(t["Key"]): str(t.get("Value", "")) for t in tags or ()}
