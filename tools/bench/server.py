@@ -63,7 +63,7 @@ class Bench:
             with self.lock:
                 answer: Any = {"calls": dict(self.calls), "server_cpu_seconds": time.process_time()}
         elif path == "/_bench/reset":
-            from moto.moto_api._internal import moto_api_backend
+            from moto.moto_api._internal.models import moto_api_backend
 
             moto_api_backend.reset()  # what moto's own POST /moto-api/reset does
             with self.lock:
