@@ -79,20 +79,17 @@ def across_teams(source: dict[str, Any], anomaly_id: str) -> dict[str, Any]:
 @contextlib.contextmanager
 def clock_at(when: datetime) -> Iterator[None]:
     """The Slack redrive's wall clock at ``when``: the demo's events are dated, so its "late" must be too."""
-    import finops.handlers.slack_redrive as redrive
     import finops.runtime as runtime
 
     def clock() -> datetime:
         return when
 
-    saved = runtime.wall_clock, getattr(redrive, "wall_clock")  # noqa: B009 - the handler's own binding
-    runtime.wall_clock = clock  # a reload of the handler module re-imports this one
-    setattr(redrive, "wall_clock", clock)  # noqa: B010
+    saved = runtime.wall_clock
+    runtime.wall_clock = clock  # the handler imports it from finops.runtime on each invocation
     try:
         yield
     finally:
-        runtime.wall_clock = saved[0]
-        setattr(redrive, "wall_clock", saved[1])  # noqa: B010
+        runtime.wall_clock = saved
 
 
 def as_terminal_text(payload: dict[str, Any], width: int = 100) -> list[str]:

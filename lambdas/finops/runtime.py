@@ -13,37 +13,21 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
 from finops.aws.clients import AwsClients
 from finops.aws.organizations import AccountDirectory
 from finops.engine.kill_switch import KillSwitch
 from finops.models.config import FinOpsConfig
-from finops.notify.slack import (
-    Delivery,
-    DeliveryError,
-    PreviewOutbox,
-    SlackOutbox,
-    SlackSender,
-    SlackTransport,
-    credentials_from_secret,
-)
-from finops.services.alerts import AlertRun
 from finops.services.audit import AuditTrail, MemoryAuditTrail
 from finops.services.once import Once, Request, Result, memory_once
 from finops.settings import Settings
 
-if TYPE_CHECKING:  # annotations only: the alert handlers' cold start does not import the engine
+if TYPE_CHECKING:  # annotations only: the alert handlers do not import the engine, the workers not Slack's SDK
     from finops.engine.aggregate import Conclude, Deliver, Render
     from finops.engine.model import Capability, RunContext, TargetResult
     from finops.engine.start import RunSpec
     from finops.notify.blocks import SlackMessage
+    from finops.notify.slack import PreviewOutbox, SlackOutbox, SlackSender, SlackTransport
+    from finops.services.alerts import AlertRun
 
 IDEMPOTENCY_TTL_SECONDS = 3 * 24 * 3600  # SNS, Lambda and SQS retries land well inside this
 
@@ -55,10 +39,17 @@ def wall_clock() -> datetime:
 
 def slack_sender(clients: AwsClients, config: FinOpsConfig) -> SlackSender:
     """The Slack secret is read on the first post (not at import, not when nothing is posted)."""
+    from finops.notify.slack import SlackSender
+
     slack = config.notifications.slack
 
     @cache
     def transport() -> SlackTransport:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        from finops.notify.slack import DeliveryError, SlackTransport, credentials_from_secret
+
         provider = SecretsProvider(boto3_client=clients.client("secretsmanager"))
         try:
             secret = provider.get(slack.secret_name, max_age=300)
@@ -71,6 +62,12 @@ def slack_sender(clients: AwsClients, config: FinOpsConfig) -> SlackSender:
 
 def once_per_key(clients: AwsClients, table_name: str, lambda_context: Any = None) -> Once:
     """At most once per ``request["key"]`` across invocations, through Powertools idempotency on DynamoDB."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
     persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=clients.client("dynamodb"))
     idempotency = IdempotencyConfig(
         event_key_jmespath="key", expires_after_seconds=IDEMPOTENCY_TTL_SECONDS, raise_on_no_idempotency_key=True
@@ -104,6 +101,9 @@ def alert_run(
     actor: str,
     lambda_context: Any = None,
 ) -> AlertRun:
+    from finops.notify.slack import SlackOutbox
+    from finops.services.alerts import AlertRun
+
     return AlertRun(
         config=config,
         directory=AccountDirectory(clients.client("organizations")),
@@ -133,6 +133,8 @@ def preview_alert_run(
 ) -> AlertRun:
     """The same run against a real account before anything is deployed: real Organizations reads; messages
     rendered and routed but not posted; audit and once-only kept in memory."""
+    from finops.services.alerts import AlertRun
+
     return AlertRun(
         config=config,
         directory=AccountDirectory(clients.client("organizations")),
@@ -235,6 +237,7 @@ def run_conclusion(spec: RunSpec, config: FinOpsConfig, clients: AwsClients) -> 
 
 def outbox_delivery(outbox: SlackOutbox | PreviewOutbox, once: Once) -> Deliver:
     """Digests go through the alerts' outbox (a Slack outage parks them), once per run and channel."""
+    from finops.notify.slack import Delivery
 
     def deliver(message: SlackMessage, key: str) -> Delivery:
         def post(request: Request) -> Result:

@@ -3,30 +3,32 @@ creation time, in their own account, through the member role (docs/auto-tagger.m
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from finops.aws.clients import AwsClients
-from finops.engine.kill_switch import KillSwitch
-from finops.models.cloudtrail import InvalidCloudTrailEvent, parse_cloudtrail_event
-from finops.runtime import kill_switch, once_per_key, wall_clock
-from finops.services.alerts import count_invalid_event
-from finops.services.audit import AuditTrail
-from finops.services.auto_tagger import HUB_PERMISSIONS, MEMBER_PERMISSIONS
-from finops.services.auto_tagger.run import tag_from_event
-from finops.settings import Settings, config_at
+from finops.tracing import LazyTracer
 
-# Hub-side IAM beyond the CDK grants (tables, kill-switch parameter, sts:AssumeRole on the member role): whether the
-# event's account is a target. MEMBER_PERMISSIONS is what the member role grants the auto-tagger's sessions.
-PERMISSIONS: tuple[str, ...] = HUB_PERMISSIONS
-__all__ = ["MEMBER_PERMISSIONS", "PERMISSIONS", "handler"]
+if TYPE_CHECKING:
+    from finops.engine.kill_switch import KillSwitch
 
 logger = Logger()
-tracer = Tracer()
+tracer = LazyTracer()  # the X-Ray SDK on the first invocation, not in the init phase (finops/tracing.py)
 metrics = Metrics()
 _switch: KillSwitch | None = None  # kept across warm invocations: read at most once a minute
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``PERMISSIONS``: the hub-side IAM beyond the CDK grants (tables, kill-switch parameter, sts:AssumeRole on the
+    member role): whether the event's account is a target. ``MEMBER_PERMISSIONS``: what the member role grants the
+    auto-tagger's sessions. Declared by the code that calls them and imported when asked for (the stacks, the tests),
+    not when Lambda imports this module."""
+    if name in ("PERMISSIONS", "MEMBER_PERMISSIONS"):
+        from finops.services.auto_tagger import HUB_PERMISSIONS, MEMBER_PERMISSIONS
+
+        return HUB_PERMISSIONS if name == "PERMISSIONS" else MEMBER_PERMISSIONS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @logger.inject_lambda_context
@@ -34,6 +36,14 @@ _switch: KillSwitch | None = None  # kept across warm invocations: read at most 
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global _switch
+    # Imported on the first invocation: the init phase imports Powertools only (python -m tools.bench.imports).
+    from finops.aws.clients import AwsClients
+    from finops.models.cloudtrail import InvalidCloudTrailEvent, parse_cloudtrail_event
+    from finops.runtime import kill_switch, once_per_key, wall_clock
+    from finops.services.audit import AuditTrail
+    from finops.services.auto_tagger.run import tag_from_event
+    from finops.settings import Settings, config_at
+
     settings = Settings.from_env()
     config = config_at(settings.config_path)
     clients = AwsClients()
@@ -43,6 +53,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # Raised, not swallowed: Lambda retries, then the on-failure queue keeps the event with this reason.
         # Counted in InvalidEvents once per event, not once per retry.
         logger.error("invalid event", reason=str(exc))
+        from finops.services.alerts import count_invalid_event  # only here: it brings the Slack SDK
+
         once = once_per_key(clients, settings.idempotency_table_name, context)
         count_invalid_event(event, once=once, run_id=context.aws_request_id, reason=str(exc))
         raise

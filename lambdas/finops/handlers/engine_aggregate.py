@@ -5,28 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from finops.aws.clients import AwsClients
-from finops.engine.aggregate import aggregate, compact, results_from_manifest, with_missing_targets
-from finops.engine.model import RunContext
-from finops.engine.state import DynamoRunState
-from finops.notify.slack import SlackOutbox
-from finops.runtime import (
-    digest_renderer,
-    engine_capability,
-    once_per_key,
-    outbox_delivery,
-    run_conclusion,
-    slack_sender,
-)
-from finops.settings import Settings, config_at
+from finops.tracing import LazyTracer
 
 PERMISSIONS: tuple[str, ...] = ()  # the bucket, tables, queue and secret come from CDK grants
 
 logger = Logger()
-tracer = Tracer()
+tracer = LazyTracer()  # the X-Ray SDK on the first invocation, not in the init phase (finops/tracing.py)
 metrics = Metrics()
 
 
@@ -34,6 +21,22 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Imported on the first invocation: the init phase imports Powertools only (python -m tools.bench.imports).
+    from finops.aws.clients import AwsClients
+    from finops.engine.aggregate import aggregate, compact, results_from_manifest, with_missing_targets
+    from finops.engine.model import RunContext
+    from finops.engine.state import DynamoRunState
+    from finops.notify.slack import SlackOutbox
+    from finops.runtime import (
+        digest_renderer,
+        engine_capability,
+        once_per_key,
+        outbox_delivery,
+        run_conclusion,
+        slack_sender,
+    )
+    from finops.settings import Settings, config_at
+
     settings = Settings.from_env()
     config = config_at(settings.config_path)
     ctx = RunContext.from_json(event["run"])

@@ -5,21 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from finops.aws.clients import AwsClients
-from finops.aws.organizations import TARGET_PERMISSIONS, enumerate_targets
-from finops.engine.request import parse_run_request
-from finops.engine.start import start_run
-from finops.engine.state import DynamoRunState
-from finops.models.events import InvalidEvent
-from finops.runtime import engine_capability, kill_switch
-from finops.settings import Settings, config_at
-
-# Organizations reads; the state table, the bucket and the kill-switch parameter come from CDK grants.
-PERMISSIONS = tuple(sorted(TARGET_PERMISSIONS))
+from finops.tracing import LazyTracer
 
 logger = Logger()
 
@@ -28,14 +18,35 @@ class RunNotDecided(RuntimeError):
     """The start step could not tell whether it may act (the kill switch unreadable): nothing was done."""
 
 
-tracer = Tracer()
+tracer = LazyTracer()  # the X-Ray SDK on the first invocation, not in the init phase (finops/tracing.py)
 metrics = Metrics()
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``PERMISSIONS``: the Organizations reads (the state table, the bucket and the kill-switch parameter come from
+    CDK grants), declared by the code that calls them and imported when asked for (the stacks, the tests), not when
+    Lambda imports this module."""
+    if name == "PERMISSIONS":
+        from finops.aws.organizations import TARGET_PERMISSIONS
+
+        return tuple(sorted(TARGET_PERMISSIONS))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Imported on the first invocation: the init phase imports Powertools only (python -m tools.bench.imports).
+    from finops.aws.clients import AwsClients
+    from finops.aws.organizations import enumerate_targets
+    from finops.engine.request import parse_run_request
+    from finops.engine.start import start_run
+    from finops.engine.state import DynamoRunState
+    from finops.models.events import InvalidEvent
+    from finops.runtime import engine_capability, kill_switch
+    from finops.settings import Settings, config_at
+
     settings = Settings.from_env()
     config = config_at(settings.config_path)
     # From the state machine: {"request": <the execution input>, "execution": <its name, the run id>}.

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from finops.aws.clients import AwsClients
-from finops.runtime import once_per_key, slack_sender, wall_clock
-from finops.services.audit import AuditTrail
-from finops.services.redrive import Redrive
-from finops.settings import Settings, config_at
+from finops.tracing import LazyTracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 PERMISSIONS: tuple[str, ...] = ()  # queue, secret and tables come from CDK grants
 
 logger = Logger()
-tracer = Tracer()
+tracer = LazyTracer()  # the X-Ray SDK on the first invocation, not in the init phase (finops/tracing.py)
 metrics = Metrics()
 
 
@@ -26,6 +23,15 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Imported on the first invocation: the init phase imports Powertools only (python -m tools.bench.imports).
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    from finops.aws.clients import AwsClients
+    from finops.runtime import once_per_key, slack_sender, wall_clock
+    from finops.services.audit import AuditTrail
+    from finops.services.redrive import Redrive
+    from finops.settings import Settings, config_at
+
     settings = Settings.from_env()
     config = config_at(settings.config_path)
     clients = AwsClients()
