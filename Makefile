@@ -30,11 +30,13 @@ AT     ?=
 RECORD ?=
 AUDIT  ?=
 ROLE   ?=
-# One account per deploy: management-account credentials for FinOpsManagement, hub credentials for FinOpsHub.
-# FinOpsMember (one region: the role is global) and FinOpsMemberRegional (every region of organization.regions: the
-# Recycle Bin rules) go out as StackSets (docs/architecture.md), not through `make deploy`.
+# One account per deploy: management-account credentials for FinOpsManagement (and, with include_management_account,
+# each FinOpsManagementRegional-<region>), hub credentials for FinOpsHub, the delegated administrator's for
+# FinOpsStackSets (stacksets.administrator: delegated). FinOpsMember (one region: the role is global) and
+# FinOpsMemberRegional (every region of organization.regions) are StackSet templates: FinOpsManagement (or
+# FinOpsStackSets) deploys them as service-managed StackSets (docs/deploy.md), never `make deploy`.
 STACKS ?=
-ONE_STACK = test -n "$(STACKS)" -a "$(words $(STACKS))" = 1 || { echo "usage: make $@ STACKS=FinOpsManagement|FinOpsHub [CONFIG=<file>]: one stack, deployed with that account's own credentials (docs/deploy.md)" >&2; exit 2; }
+ONE_STACK = test -n "$(STACKS)" -a "$(words $(STACKS))" = 1 || { echo "usage: make $@ STACKS=FinOpsManagement|FinOpsHub|FinOpsStackSets|FinOpsManagementRegional-<region> [CONFIG=<file>]: one stack, deployed with that account's own credentials (docs/deploy.md)" >&2; exit 2; }
 # The CDK CLI, pinned to one exact release: at least the minimumCliVersion of the cloud assembly that the pinned
 # aws-cdk-lib writes (tests/test_makefile.py checks it). The package bundles its dependencies, so this pins all npx
 # fetches. Bump it with aws-cdk-lib (docs/release.md).

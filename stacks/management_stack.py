@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import CfnParameter, Stack
 from constructs import Construct
 
-from finops.models.config import FinOpsConfig
+from finops.models.config import FinOpsConfig, StackSetAdministrator
 from stacks.constructs.anomaly_detection import AnomalyDetection
 from stacks.constructs.cost_reader_role import CostReaderRole
 from stacks.constructs.heartbeat import HeartbeatSchedule
@@ -17,6 +17,7 @@ from stacks.constructs.member_role import (
     organization_id_parameter,
     worker_role_names,
 )
+from stacks.constructs.member_stack_sets import MemberStackSets, MemberTemplates
 from stacks.constructs.organizations_delegation import OrganizationsReadDelegation
 from stacks.constructs.policy_bundle import OrganizationPolicies
 from stacks.constructs.service_topic import Publisher, ServicePublishedTopic
@@ -44,14 +45,31 @@ class FinOpsManagementStack(Stack):
     may subscribe. With ``organization.include_management_account``, also the member role (service-managed StackSets
     never deploy to the management account, so this stack does), with the member stack's ``OrganizationId``
     parameter. When tag compliance is on: the role ``finops-cost-reader`` (Cost Explorer reads only), assumable only
-    by the hub's ``finops-engine-aggregate``, for the spend KPI. Exposes, when enabled, ``delegation``,
-    ``anomaly_topic``, ``anomaly_detection``, ``budget_topic``, ``member_role`` and ``cost_reader``.
+    by the hub's ``finops-engine-aggregate``, for the spend KPI. With ``organization.stacksets`` enabled and
+    administered here (``administrator: management``): the member StackSets (:class:`MemberStackSets`) of
+    ``member_templates``, which must be created before this stack, passing them this stack's ``OrganizationId``.
+    Exposes, when enabled, ``delegation``, ``anomaly_topic``, ``anomaly_detection``, ``budget_topic``,
+    ``member_role``, ``cost_reader``, ``stack_sets`` and ``organization_id`` (the parameter).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: FinOpsConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: FinOpsConfig,
+        member_templates: MemberTemplates | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         organization = config.organization
         management = organization.management_account_id
+        stacksets = organization.stacksets
+        deploys_stack_sets = stacksets.enabled and stacksets.administrator is StackSetAdministrator.MANAGEMENT
+        # The member role here and the member roles the StackSets deploy trust only principals of this Organization.
+        self.organization_id: CfnParameter | None = None
+        if organization.include_management_account or deploys_stack_sets:
+            self.organization_id = organization_id_parameter(self, config)
         # An Organization has one resource policy: with manage_resource_policy false it is the user's, and
         # `make org-resource-policy` prints the statement to merge into it.
         self.delegation: OrganizationsReadDelegation | None = None
@@ -124,16 +142,34 @@ class FinOpsManagementStack(Stack):
             )
 
         self.member_role: MemberRole | None = None
-        if organization.include_management_account:
+        if organization.include_management_account and self.organization_id is not None:
             self.member_role = MemberRole(
                 self,
                 "MemberRole",
                 role_name=organization.member_role_name,
                 hub_account_id=organization.automation_account_id,
                 hub_role_names=worker_role_names(),
-                organization_id=organization_id_parameter(self, config).value_as_string,
+                organization_id=self.organization_id.value_as_string,
                 protect_tag_key=config.safety.protect_tag.key,
                 deletions=CLEANUP_DELETIONS,
+            )
+
+        # Service-managed StackSets reach every account of the deployment OUs but this one (above, and the
+        # FinOpsManagementRegional-<region> stacks, give it the member resources with include_management_account).
+        self.stack_sets: MemberStackSets | None = None
+        if deploys_stack_sets and self.organization_id is not None:
+            if member_templates is None:
+                raise ValueError(
+                    "organization.stacksets: the management stack deploys the member StackSets, and needs the member "
+                    "stacks created before it (stacks.app_stacks.create_organization_stacks)"
+                )
+            self.stack_sets = MemberStackSets(
+                self,
+                "MemberStackSets",
+                templates=member_templates,
+                organization=organization,
+                parameters={"OrganizationId": self.organization_id.value_as_string},
+                call_as="SELF",
             )
 
         # The policy bundle (docs/policies/): the Tag Policy and SCPs generated from the taxonomy, attached to

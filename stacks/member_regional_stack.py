@@ -1,14 +1,14 @@
 """FinOpsMemberRegional: the Recycle Bin rules in every region of every target account, deployed by a StackSet.
 
-How it is deployed: a second service-managed StackSet from the management account (or a delegated StackSets
-administrator), with the same deployment targets as the member StackSet, the template
-``cdk.out/FinOpsMemberRegional.template.json`` as it is, and *every* region of ``organization.regions`` (the member
-StackSet takes one region: its role is global). It names nothing global but by its region (see below), so its
-instances in all those regions, the member role's region included, never collide with each other or with
-``FinOpsMember``. Like ``FinOpsMember`` it has
-no environment, no assets and no bootstrap-version check (member accounts are not CDK-bootstrapped), and no
-parameters. The management account, which service-managed StackSets skip, gets it only by hand (a stack per
-region) when ``organization.include_management_account`` is set.
+How it is deployed: the service-managed StackSet ``finops-member-regional``, which the management stack (or
+``FinOpsStackSets`` in a delegated StackSets administrator) creates with the same deployment targets as the member
+StackSet, this stack's synthesized template as its body (``stacks.constructs.member_stack_sets``), and *every* region
+of ``organization.regions`` (the member StackSet takes one region: its role is global). It names nothing global but by
+its region (see below), so its instances in all those regions, the member role's region included, never collide with
+each other or with ``FinOpsMember``. Like ``FinOpsMember`` it has no environment, no assets and no bootstrap-version
+check (member accounts are not CDK-bootstrapped), and no parameters. The management account, which service-managed
+StackSets skip, gets the same stack as ``FinOpsManagementRegional-<region>``, one CDK stack per configured region
+(``stacks.app_stacks``), when ``organization.include_management_account`` is set.
 
 It is deployed whatever ``capabilities.ebs_cleanup`` says: the rules themselves cost nothing, and they keep every
 deleted snapshot and volume of the region restorable, whoever deleted it (what they retain is billed at its usual
@@ -18,7 +18,7 @@ deletes nothing in a region without them.
 It also forwards the region's CloudTrail create events (RunInstances, CreateVolume, CreateDBInstance, ...) to the hub's
 event bus for the auto-tagger: the rule ``finops-cloudtrail-forwarding`` on the default bus (rule names are per
 region) and the role ``finops-cloudtrail-forwarding-<region>`` (IAM is global: the region keeps the names apart), which
-may only put events on that bus. So the StackSet needs ``--capabilities CAPABILITY_NAMED_IAM``. The rule sees events
+may only put events on that bus. So the StackSet acknowledges ``CAPABILITY_NAMED_IAM``. The rule sees events
 only where a trail logs management events (docs/auto-tagger.md).
 """
 

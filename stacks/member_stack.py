@@ -17,9 +17,10 @@ from stacks.constructs.member_role import (
 
 
 class FinOpsMemberStack(Stack):
-    """Environment-agnostic and asset-free, so its template is a plain StackSet template. Its one parameter,
-    ``OrganizationId``, defaults to ``organization.organization_id`` when the config has it. Exposes
-    ``organization_id`` (the parameter) and ``member_role``.
+    """Environment-agnostic and asset-free, so its template is a plain StackSet template: the body of the StackSet
+    ``finops-member`` (``stacks.constructs.member_stack_sets``). Its one parameter, ``OrganizationId``, defaults to
+    ``organization.organization_id`` when the config has it; the StackSet passes it from the stack that deploys it.
+    Exposes ``organization_id`` (the parameter) and ``member_role``.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: FinOpsConfig, **kwargs: Any) -> None:

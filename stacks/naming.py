@@ -19,6 +19,10 @@ ALERTS_REGION = "us-east-1"
 COST_ANOMALY_TOPIC_NAME = "finops-cost-anomalies"
 BUDGET_TOPIC_NAME = "finops-budget-alerts"
 ALARM_TOPIC_NAME = "finops-alarms"
+# The service-managed StackSets of the member stacks; their instances are the stacks StackSet-finops-member-* that
+# the SCP bundle protects (stacks.policies.scp.MEMBER_STACKSETS).
+MEMBER_STACK_SET_NAME = "finops-member"
+MEMBER_REGIONAL_STACK_SET_NAME = "finops-member-regional"
 
 # Every hub function and its role are named finops-<name>; the member role trusts exactly these role ARNs.
 NAME_PREFIX = "finops-"

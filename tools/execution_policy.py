@@ -14,9 +14,10 @@ the services that assume them; the CDK asset objects its functions and layers ar
 character limit for a managed policy. A resource type without a row in the table stops the tool (and fails
 tests/tools/test_execution_policy.py), so a stack cannot grow past its policy unnoticed.
 
-``steps`` prints, per CDK-deployed stack, the two commands that bootstrap its account with that policy
-(``aws iam create-policy``, then ``cdk bootstrap --cloudformation-execution-policies``); with ``--run`` it also runs
-the ``cdk bootstrap`` of the one stack named (the policy must exist first). docs/deploy.md walks through it.
+``steps`` prints, per CDK-deployed stack (one with an account), the two commands that bootstrap its account and region
+with that policy (``aws iam create-policy``, then ``cdk bootstrap --cloudformation-execution-policies``, naming the
+policies of every stack deployed in that account and region); with ``--run`` it also runs the ``cdk bootstrap`` of
+the one stack named (the policies must exist first). docs/deploy.md walks through it.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PARTITION = "aws"
 # IAM's limit for one customer managed policy, counted without whitespace.
 MANAGED_POLICY_MAX_CHARS = 6144
-# The stacks `make deploy` deploys through the CDK bootstrap roles; the member stacks go out as service-managed
-# StackSets, whose execution role Organizations owns (their policies are written for self-managed StackSets).
-CDK_DEPLOYED = ("FinOpsManagement", "FinOpsHub")
+# The stacks `make deploy` deploys through the CDK bootstrap roles are those with an account (FinOpsManagement,
+# FinOpsHub, and as the config asks FinOpsStackSets and FinOpsManagementRegional-<region>); the member stacks have
+# none: they go out as service-managed StackSets, whose execution role Organizations owns (their policies are written
+# for self-managed StackSets).
 POLICY_NAME = "finops-cfn-exec-{stack}"
 
 
@@ -98,6 +100,40 @@ RESOURCE_TYPES: Mapping[str, ResourceRule] = {
             "ce:UpdateAnomalySubscription",
         ),
         why_unscoped="Cost Explorer names monitors and subscriptions by generated ids",
+    ),
+    "AWS::CloudFormation::StackSet": ResourceRule(
+        # The member StackSets are service-managed: no administration role is passed (iam:PassRole is for
+        # self-managed ones). A service-managed StackSet lives in the management account even when a delegated
+        # administrator creates it, so its ARNs name any account; the stack instances' targets (OUs and accounts) and
+        # the resource types of the template are authorized as stackset-target and type ARNs.
+        actions=(
+            "cloudformation:CreateStackInstances",
+            "cloudformation:CreateStackSet",
+            "cloudformation:DeleteStackInstances",
+            "cloudformation:DeleteStackSet",
+            "cloudformation:DescribeStackInstance",
+            "cloudformation:DescribeStackSet",
+            "cloudformation:DescribeStackSetOperation",
+            "cloudformation:ListStackInstances",
+            "cloudformation:ListStackSetOperationResults",
+            "cloudformation:TagResource",
+            "cloudformation:UntagResource",
+            "cloudformation:UpdateStackInstances",
+            "cloudformation:UpdateStackSet",
+        ),
+        arns=(
+            "arn:{partition}:cloudformation:{region}:*:stackset/{name}:*",
+            "arn:{partition}:cloudformation:*:*:stackset-target/*",
+            "arn:{partition}:cloudformation:*:*:type/resource/*",
+        ),
+        name_property="StackSetName",
+        # GetTemplateSummary and ListStackSets name no resource; a delegated administrator's CallAs DELEGATED_ADMIN
+        # is checked with organizations:ListDelegatedAdministrators.
+        unscoped=(
+            "cloudformation:GetTemplateSummary",
+            "cloudformation:ListStackSets",
+            "organizations:ListDelegatedAdministrators",
+        ),
     ),
     "AWS::CloudWatch::Alarm": ResourceRule(
         actions=(
@@ -662,8 +698,18 @@ def write(stacks: Sequence[Stack], out: Path) -> list[Path]:
     return written
 
 
-def bootstrap_steps(stack: Stack, *, out: Path, cdk: str) -> list[str]:
-    """The commands that bootstrap ``stack``'s account with its execution policy, in order."""
+def cdk_deployed(stacks: Sequence[Stack]) -> list[Stack]:
+    """The stacks `make deploy` deploys: those with an account (the StackSet templates have none)."""
+    return [stack for stack in stacks if stack.account != "*"]
+
+
+def bootstrap_steps(stack: Stack, *, out: Path, cdk: str, shared_with: Sequence[Stack] = ()) -> list[str]:
+    """The commands that bootstrap ``stack``'s account and region with its execution policy, in order.
+
+    One bootstrap serves every stack of an account and region, and its execution role carries exactly the policies it
+    is bootstrapped with: ``shared_with`` are the other stacks deployed there (FinOpsManagement and
+    FinOpsManagementRegional-us-east-1), whose policies the ``cdk bootstrap`` line names too.
+    """
     names = policy_names(stack)
     files = list(policy_files(stack))
     relative = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
@@ -671,7 +717,10 @@ def bootstrap_steps(stack: Stack, *, out: Path, cdk: str) -> list[str]:
         f"aws iam create-policy --policy-name {name} --policy-document file://{relative / file}"
         for name, file in zip(names, files, strict=True)
     ]
-    arns = ",".join(f"arn:{PARTITION}:iam::{stack.account}:policy/{name}" for name in names)
+    environment = sorted({s.name: s for s in (stack, *shared_with)}.values(), key=lambda s: s.name)
+    arns = ",".join(
+        f"arn:{PARTITION}:iam::{stack.account}:policy/{name}" for member in environment for name in policy_names(member)
+    )
     return [
         *create,
         f"{cdk} bootstrap aws://{stack.account}/{stack.region} --cloudformation-execution-policies {arns}",
@@ -683,7 +732,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["write", "steps"])
     parser.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "deploy")
-    parser.add_argument("--stacks", default=" ".join(CDK_DEPLOYED), help="for steps: the stacks, space-separated")
+    parser.add_argument("--stacks", help="for steps: the stacks, space-separated (default: every CDK-deployed one)")
     parser.add_argument("--cdk", default="cdk", help="for steps: the CDK CLI command")
     parser.add_argument("--run", action="store_true", help="for steps: run the cdk bootstrap of the one stack named")
     args = parser.parse_args(argv)
@@ -693,18 +742,25 @@ def main(argv: list[str] | None = None) -> int:
             for path in write(stacks, args.out):
                 print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
             return 0
-        wanted = args.stacks.split()
-        by_name = {stack.name: stack for stack in stacks}
-        unknown = [name for name in wanted if name not in CDK_DEPLOYED or name not in by_name]
+        deployed = cdk_deployed(stacks)
+        by_name = {stack.name: stack for stack in deployed}
+        wanted = args.stacks.split() if args.stacks else list(by_name)
+        unknown = [name for name in wanted if name not in by_name]
         if unknown:
-            print(f"--stacks: {unknown} are not CDK-deployed stacks (those are {list(CDK_DEPLOYED)})", file=sys.stderr)
+            print(f"--stacks: {unknown} are not CDK-deployed stacks (those are {list(by_name)})", file=sys.stderr)
             return 2
         if args.run and len(wanted) != 1:
             print("--run bootstraps one account: name one stack (STACKS=FinOpsHub)", file=sys.stderr)
             return 2
         for name in wanted:
-            print(f"# {name}: with credentials for account {by_name[name].account}")
-            steps = bootstrap_steps(by_name[name], out=args.out, cdk=args.cdk)
+            stack = by_name[name]
+            neighbours = [
+                s for s in deployed if (s.account, s.region) == (stack.account, stack.region) and s is not stack
+            ]
+            print(f"# {name}: with credentials for account {stack.account}")
+            if neighbours:
+                print(f"# (its bootstrap of {stack.region} serves {', '.join(s.name for s in neighbours)} too)")
+            steps = bootstrap_steps(stack, out=args.out, cdk=args.cdk, shared_with=neighbours)
             print("\n".join(steps))
         if args.run:
             return subprocess.run(steps[-1].split(), check=False).returncode

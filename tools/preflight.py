@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from finops.aws.clients import AwsClients
 from finops.aws.organizations import Enumeration, enumerate_targets
 from finops.engine.kill_switch import RELEASED_VALUES
-from finops.models.config import ConfigError, FinOpsConfig, load_config
+from finops.models.config import ConfigError, FinOpsConfig, StackSetAdministrator, load_config
 from stacks.constructs.organizations_delegation import STATEMENT_ID
 from stacks.naming import ALERTS_REGION
 from tools.org_policy import hub_statement
@@ -114,7 +114,8 @@ def organization_findings(config: FinOpsConfig, organization: Mapping[str, Any],
                 "organization-id",
                 "ok",
                 f"the Organization is {org_id}; organization.organization_id is not set, so pass "
-                f"OrganizationId={org_id} to the member StackSets (docs/architecture.md)",
+                f"--parameters FinOpsManagement:OrganizationId={org_id} to `make deploy` (the stack hands it to the "
+                "member StackSets), or set it in the config (docs/deploy.md)",
             )
         )
     elif wanted == org_id:
@@ -400,6 +401,22 @@ def stacksets_finding(principals: Iterable[str]) -> Finding:
     )
 
 
+def delegated_admin_finding(account: str, administrators: Iterable[str]) -> Finding:
+    """``organization.stacksets.delegated_admin_account_id`` among the StackSets delegated administrators."""
+    if account in set(administrators):
+        return Finding(
+            "stacksets-delegated-admin", "ok", f"{account} is a delegated administrator for CloudFormation StackSets"
+        )
+    return Finding(
+        "stacksets-delegated-admin",
+        "blocker",
+        f"organization.stacksets.delegated_admin_account_id {account} is not registered as a delegated administrator "
+        "for CloudFormation StackSets: FinOpsStackSets cannot create the member StackSets there",
+        "in the management account: aws organizations register-delegated-administrator --service-principal "
+        f"{STACKSETS_PRINCIPAL} --account-id {account}",
+    )
+
+
 def cost_allocation_findings(config: FinOpsConfig, tags: Sequence[Mapping[str, Any]]) -> list[Finding]:
     """Each taxonomy key as a user-defined cost allocation tag: Active lets Cost Explorer and budgets group by it."""
     by_key = {str(t["TagKey"]): str(t.get("Status")) for t in tags}
@@ -607,6 +624,36 @@ class Check:
             ]
 
 
+def delegated_admin_checks(config: FinOpsConfig, org: Any) -> list[Check]:
+    """With ``organization.stacksets.administrator: delegated``: is that account registered for StackSets?"""
+    stacksets = config.organization.stacksets
+    account = stacksets.delegated_admin_account_id
+    if not stacksets.enabled or stacksets.administrator is not StackSetAdministrator.DELEGATED or account is None:
+        return []
+    return [
+        Check(
+            "stacksets-delegated-admin",
+            "organizations:ListDelegatedAdministrators",
+            f"aws organizations list-delegated-administrators --service-principal {STACKSETS_PRINCIPAL} --query "
+            "'DelegatedAdministrators[].Id' --output text",
+            lambda: [
+                delegated_admin_finding(
+                    account,
+                    (
+                        a["Id"]
+                        for a in _pages(
+                            org,
+                            "list_delegated_administrators",
+                            "DelegatedAdministrators",
+                            ServicePrincipal=STACKSETS_PRINCIPAL,
+                        )
+                    ),
+                )
+            ],
+        )
+    ]
+
+
 def preflight(
     config: FinOpsConfig, clients: AwsClients, *, hub: AwsClients | None = None, config_path: str = "finops.yaml"
 ) -> dict[str, Any]:
@@ -711,6 +758,7 @@ def preflight(
                 )
             ],
         ),
+        *delegated_admin_checks(config, org),
         Check(
             "cost-allocation-tags",
             "ce:ListCostAllocationTags",

@@ -11,9 +11,8 @@ from aws_cdk import App, BootstraplessSynthesizer, Environment
 from aws_cdk.assertions import Template
 
 from finops.models.config import FinOpsConfig
-from stacks.app_stacks import FinOpsStacks, create_stacks
+from stacks.app_stacks import FinOpsStacks, create_organization_stacks, create_stacks
 from stacks.hub_stack import FinOpsHubStack
-from stacks.management_stack import FinOpsManagementStack
 from stacks.member_regional_stack import FinOpsMemberRegionalStack
 from stacks.member_stack import FinOpsMemberStack
 from stacks.naming import ALERTS_REGION
@@ -67,10 +66,7 @@ def management_for(config: FinOpsConfig, tmp_path: Path) -> Callable[..., Templa
     def build(**sections: Any) -> Template:
         variant = config_with(config, **sections)
         app = App(outdir=str(tmp_path / "cdk.out"))
-        organization = variant.organization
-        env = Environment(account=organization.management_account_id, region=ALERTS_REGION)
-        stack = FinOpsManagementStack(app, "FinOpsManagement", config=variant, env=env)
-        return Template.from_stack(stack)
+        return Template.from_stack(create_organization_stacks(app, variant).management)
 
     return build
 

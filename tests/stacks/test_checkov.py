@@ -18,24 +18,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, Stack
+from aws_cdk import App, Stack
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from finops.models.config import FinOpsConfig
-from stacks.app_stacks import FinOpsStacks
+from stacks.app_stacks import FinOpsStacks, create_organization_stacks
 from stacks.constructs.lambda_function import FinOpsFunction, secret_like_variables
-from stacks.management_stack import FinOpsManagementStack
 from stacks.nag import CHECKOV_CHECK_ID, MIN_CHECKOV_REASON, acknowledge_checkov
-from stacks.naming import ALERTS_REGION
+from stacks.tagging import tag_own_resources
 from tests.stacks.template_helpers import config_with
 from tools.build_layer import ROOT
 
 CHECKOV = ROOT / "build" / "checkov" / "bin" / "checkov"
-# The variant no other template covers: the management stack with every optional resource checkov has checks for.
+# The variant no other template covers: the management stack with every optional resource checkov has checks for,
+# the management account's regional stacks, and the StackSets' stack of a delegated administrator.
 MANAGEMENT_VARIANT = {
     "notifications": {"heartbeat": {"enabled": True, "channel": "#ops-heartbeat"}},
-    "organization": {"include_management_account": True},
+    "organization": {
+        "include_management_account": True,
+        "stacksets": {"administrator": "delegated", "delegated_admin_account_id": "444444444444"},
+    },
 }
 
 # ---- the helper: one check, one resource, a reason ----------------------------------------------------------------
@@ -220,12 +223,12 @@ def scan(
 
     variant_app = App(outdir=str(tmp_path_factory.mktemp("checkov-variant")))
     variant = config_with(config, **MANAGEMENT_VARIANT)
-    env = Environment(account=variant.organization.management_account_id, region=ALERTS_REGION)
-    FinOpsManagementStack(variant_app, "FinOpsManagement", config=variant, env=env)
-    variant_dir = Path(variant_app.synth().directory)
-    templates["FinOpsManagement-variant.template.json"] = json.loads(
-        (variant_dir / "FinOpsManagement.template.json").read_text()
-    )
+    create_organization_stacks(variant_app, variant)
+    tag_own_resources(variant_app, variant)
+    for path in Path(variant_app.synth().directory).glob("*.template.json"):
+        template = json.loads(path.read_text())
+        if templates.get(path.name) != template:  # the member templates are the shipped ones
+            templates[path.name.replace(".template.json", "-variant.template.json")] = template
 
     # One checkov run over both copies: the templates as shipped, and the same with every acknowledgment stripped.
     root = tmp_path_factory.mktemp("checkov")
@@ -256,9 +259,15 @@ def skips(scan: Scan) -> Iterator[tuple[str, str, dict[str, Any]]]:
 
 @pytest.mark.slow
 def test_checkov_read_every_resource_of_every_template(scan: Scan) -> None:
-    assert {"FinOpsHub.template.json", "FinOpsManagement.template.json", "FinOpsMember.template.json"} <= set(
-        scan.templates
-    )
+    assert {
+        "FinOpsHub.template.json",
+        "FinOpsManagement.template.json",
+        "FinOpsMember.template.json",
+        "FinOpsMemberRegional.template.json",
+        "FinOpsManagement-variant.template.json",
+        "FinOpsStackSets-variant.template.json",
+        "FinOpsManagementRegional-eu-west-1-variant.template.json",
+    } <= set(scan.templates)
     assert scan.parsing_errors == 0
     # both copies, every resource: a template checkov could not read would pass silently otherwise
     assert scan.resource_count == 2 * sum(len(t["Resources"]) for t in scan.templates.values())

@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 import yaml
-from aws_cdk import App, Environment
+from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from finops.models.config import FinOpsConfig, parse_config
-from stacks.management_stack import FinOpsManagementStack
-from stacks.naming import ALERTS_REGION
+from stacks.app_stacks import create_organization_stacks
 from tests.stacks.template_helpers import flatten, only, resources
 from tools import org_policy
 
@@ -35,8 +34,7 @@ def with_monitors(config: FinOpsConfig, monitors: dict[str, Any]) -> Template:
     data = config.model_dump(mode="json")
     data["capabilities"]["anomaly_alerts"]["monitors"] = monitors
     variant = parse_config(data, source="test variant")
-    env = Environment(account=MANAGEMENT, region=ALERTS_REGION)
-    return Template.from_stack(FinOpsManagementStack(App(), "FinOpsManagement", config=variant, env=env))
+    return Template.from_stack(create_organization_stacks(App(), variant).management)
 
 
 def test_existing_monitors_are_subscribed_and_none_of_ours_is_created(config: FinOpsConfig) -> None:

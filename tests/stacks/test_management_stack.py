@@ -248,8 +248,13 @@ def test_with_both_alert_capabilities_and_tag_compliance_off_only_the_delegation
 
     types = {r["Type"] for r in template.to_json()["Resources"].values()}
 
-    # the policy bundle is always deployed (attached only with policies.attach); the cost reader is tag_compliance's
-    assert types == {"AWS::Organizations::ResourcePolicy", "AWS::Organizations::Policy"}
+    # the policy bundle is always deployed (attached only with policies.attach); the cost reader is tag_compliance's;
+    # the member StackSets are organization.stacksets' (tests/stacks/test_member_stack_sets.py)
+    assert types == {
+        "AWS::Organizations::ResourcePolicy",
+        "AWS::Organizations::Policy",
+        "AWS::CloudFormation::StackSet",
+    }
 
 
 def delegated(template: Template) -> dict[str, Any]:
@@ -319,12 +324,15 @@ def member_role_of(template: Template, config: FinOpsConfig) -> dict[str, Any] |
 
 
 def test_the_management_account_gets_no_member_role_unless_it_is_included(
-    management_template: Template, config: FinOpsConfig
+    management_template: Template, management_for: Callable[..., Template], config: FinOpsConfig
 ) -> None:
     assert config.organization.include_management_account is False
 
     assert member_role_of(management_template, config) is None
-    assert "OrganizationId" not in management_template.to_json().get("Parameters", {})
+    # the OrganizationId parameter is then the member StackSets' alone
+    without_stack_sets = management_for(organization={"stacksets": {"enabled": False}})
+    assert "OrganizationId" not in without_stack_sets.to_json().get("Parameters", {})
+    assert "OrganizationId" in management_template.to_json()["Parameters"]
 
 
 def test_an_included_management_account_gets_the_same_member_role_from_this_stack(

@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment
+from aws_cdk import App
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint_file
 from cfnlint.config import ManualArgs
 
 from finops.models.config import ConfigError, FinOpsConfig
-from stacks.management_stack import FinOpsManagementStack
-from stacks.naming import ALERTS_REGION
+from stacks.app_stacks import create_organization_stacks
 from stacks.policies import PolicyLimitError, build_bundle
 from stacks.tagging import tag_own_resources
 from tests.stacks.template_helpers import config_with, resources
@@ -97,8 +96,7 @@ def attached(config: FinOpsConfig, tmp_path_factory: pytest.TempPathFactory) -> 
     )
     outdir = tmp_path_factory.mktemp("policies-cdk.out")
     app = App(outdir=str(outdir))
-    env = Environment(account=variant.organization.management_account_id, region=ALERTS_REGION)
-    FinOpsManagementStack(app, "FinOpsManagement", config=variant, env=env)
+    create_organization_stacks(app, variant)
     tag_own_resources(app, variant)
     app.synth()
     return app, outdir

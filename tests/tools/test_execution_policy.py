@@ -15,7 +15,8 @@ import pytest
 from aws_cdk import App
 
 from finops.models.config import FinOpsConfig
-from stacks.app_stacks import create_stacks
+from stacks.app_stacks import create_organization_stacks, create_stacks
+from tests.stacks.template_helpers import config_with
 from tools import execution_policy
 from tools.build_layer import ROOT, ensure_layer
 from tools.execution_policy import (
@@ -34,6 +35,8 @@ pytestmark = pytest.mark.slow
 # only, checked by IAM when a role is handed to a service).
 IAM_ONLY = {
     "iam:PassRole": None,
+    "cloudformation:TagResource": None,  # tags on a StackSet: CreateStackSet/UpdateStackSet with Tags
+    "cloudformation:UntagResource": None,
     "s3:GetObjectVersion": "GetObject",
     "s3:ListBucket": "ListObjectsV2",
     "s3:GetAccelerateConfiguration": "GetBucketAccelerateConfiguration",
@@ -100,6 +103,7 @@ NOT_USED: dict[str, set[str]] = {
     "AWS::SNS::Topic": {"sns:PutDataProtectionPolicy", "sns:Subscribe", "sns:Unsubscribe", "iam:PassRole"},
     "AWS::SNS::Subscription": {"iam:PassRole"},  # no subscription role (Firehose endpoints only)
     "AWS::Rbin::Rule": {"iam:PassRole"},  # no role is passed to Recycle Bin
+    "AWS::CloudFormation::StackSet": {"iam:PassRole"},  # service-managed: no self-managed administration role
 }
 # Other services' handler permissions that no stack needs: customer-managed keys on tables, functions, state
 # machines and event filters; VPCs and file systems; Kinesis; delivery-status roles; service-linked roles for
@@ -325,3 +329,47 @@ def test_the_bootstrap_steps_name_the_account_and_the_policies(
         f"--cloudformation-execution-policies arn:aws:iam::{management}:policy/finops-cfn-exec-FinOpsManagement",
     ]
     assert execution_policy.main(["steps", "--cdk-out", str(cdk_out), "--stacks", "FinOpsMember"]) == 2
+
+
+def test_the_management_policy_may_run_only_our_stack_sets(stacks: list[Stack]) -> None:
+    management = {s["Sid"]: s for s in statements(by_name(stacks, "FinOpsManagement"))}
+
+    stack_sets = management["CloudFormationStackSet"]
+    assert {"cloudformation:CreateStackSet", "cloudformation:CreateStackInstances"} <= set(stack_sets["Action"])
+    assert "arn:aws:cloudformation:us-east-1:*:stackset/finops-*:*" in stack_sets["Resource"]
+    assert not [arn for arn in stack_sets["Resource"] if ":stackset/" in arn and "finops-" not in arn]
+    assert management["CloudFormationStackSetUnscoped"]["Action"] == [
+        "cloudformation:GetTemplateSummary",
+        "cloudformation:ListStackSets",
+        "organizations:ListDelegatedAdministrators",
+    ]
+    assert not any(a == "iam:PassRole" for s in management.values() for a in s["Action"])
+
+
+def test_stacks_sharing_an_account_and_region_share_one_bootstrap(
+    config: FinOpsConfig, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given the management account included: FinOpsManagementRegional-us-east-1 deploys beside FinOpsManagement
+    variant = config_with(config, organization={"include_management_account": True})
+    app = App(outdir=str(tmp_path / "cdk.out"))
+    create_organization_stacks(app, variant)
+    app.synth()
+
+    code = execution_policy.main(
+        ["steps", "--cdk-out", str(tmp_path / "cdk.out"), "--stacks", "FinOpsManagementRegional-us-east-1"]
+    )
+
+    management = config.organization.management_account_id
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert lines[:2] == [
+        f"# FinOpsManagementRegional-us-east-1: with credentials for account {management}",
+        "# (its bootstrap of us-east-1 serves FinOpsManagement too)",
+    ]
+    # the one execution role of that account and region carries both stacks' policies
+    assert lines[-1] == (
+        f"cdk bootstrap aws://{management}/us-east-1 --cloudformation-execution-policies "
+        f"arn:aws:iam::{management}:policy/finops-cfn-exec-FinOpsManagement,"
+        f"arn:aws:iam::{management}:policy/finops-cfn-exec-FinOpsManagementRegional-us-east-1"
+    )
+    assert execution_policy.main(["steps", "--cdk-out", str(tmp_path / "cdk.out"), "--stacks", "FinOpsMember"]) == 2

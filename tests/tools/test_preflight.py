@@ -246,6 +246,16 @@ def test_stacksets_trusted_access_missing_is_a_blocker():
     assert finding.fix == "in the management account: aws cloudformation activate-organizations-access"
 
 
+def test_a_delegated_stacksets_administrator_must_be_registered():
+    assert pf.delegated_admin_finding("444444444444", ["333333333333", "444444444444"]).status == "ok"
+    finding = pf.delegated_admin_finding("444444444444", ["333333333333"])
+    assert finding.status == "blocker"
+    assert finding.fix == (
+        "in the management account: aws organizations register-delegated-administrator --service-principal "
+        "member.org.stacksets.cloudformation.amazonaws.com --account-id 444444444444"
+    )
+
+
 def test_each_taxonomy_key_must_be_an_active_cost_allocation_tag():
     tags = [{"TagKey": "team", "Status": "Active"}, {"TagKey": "environment", "Status": "Inactive"}]
 
@@ -506,6 +516,42 @@ def test_a_fixed_organization_has_no_blocker(watched):
     found = by_id(document["findings"])
     assert found["resource-policy"]["what"] == "the Organization has no resource policy: FinOpsManagement creates it"
     assert found[f"anomaly-monitor:{SERVICES_MONITOR}"]["status"] == "ok"
+
+
+def test_a_delegated_stacksets_administrator_is_checked_against_the_organizations_registrations(watched):
+    # Given the StackSets administered from a member account
+    organization = seed(stacksets=True)
+    delegated = organization.accounts["analytics"]
+    config = config_with(
+        **{
+            "organization.automation_account_id": organization.accounts["sandbox"],
+            "organization.stacksets": {"administrator": "delegated", "delegated_admin_account_id": delegated},
+        }
+    )
+    # moto refuses to register the StackSets principal, so its registrations are recorded answers
+    registered = {
+        "DelegatedAdministrators": [
+            {
+                "Id": delegated,
+                "Arn": f"arn:aws:organizations::{MANAGEMENT}:account/o-a1b2c3d4e5/{delegated}",
+                "Name": "analytics",
+                "Status": "ACTIVE",
+                "JoinedMethod": "CREATED",
+            }
+        ]
+    }
+
+    watched.recorded.answers["ListDelegatedAdministrators"] = {"DelegatedAdministrators": []}
+    before = by_id(pf.preflight(config, AwsClients(), config_path="acme.yaml")["findings"])
+    watched.recorded.answers["ListDelegatedAdministrators"] = registered
+    after = by_id(pf.preflight(config, AwsClients(), config_path="acme.yaml")["findings"])
+
+    assert before["stacksets-delegated-admin"]["status"] == "blocker"
+    assert f"--account-id {delegated}" in before["stacksets-delegated-admin"]["fix"]
+    assert after["stacksets-delegated-admin"]["status"] == "ok"
+    assert watched.recorded.requests["ListDelegatedAdministrators"][0] == {"ServicePrincipal": pf.STACKSETS_PRINCIPAL}
+    # administered from the management account (the shipped config), there is nothing to check
+    assert "stacksets-delegated-admin" not in by_id(pf.preflight(config_with(), AwsClients())["findings"])
 
 
 def test_a_refused_read_is_a_warning_that_it_was_not_checked_with_the_action_and_the_command(watched):

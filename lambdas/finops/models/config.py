@@ -88,6 +88,70 @@ def tag_items(tags: Mapping[str, str], key: str) -> list[tuple[str, str]]:
 # A protect tag with one of these values is not a protection; any other value is (a typo must not unprotect).
 NOT_PROTECTED = frozenset({"false", "no", "0", "off", ""})
 
+RootId = Annotated[str, Field(pattern=r"^r-[0-9a-z]{4,32}$", description="the Organization root's id, e.g. r-ab12")]
+
+
+class StackSetAdministrator(StrEnum):
+    """Where the member StackSets are administered: the management account, or a registered delegated admin."""
+
+    MANAGEMENT = "management"
+    DELEGATED = "delegated"
+
+
+class StackSetsConfig(StrictModel):
+    """The service-managed StackSets that deploy ``FinOpsMember`` (one region) and ``FinOpsMemberRegional`` (every
+    region of ``organization.regions``) to the deployment OUs, with auto-deployment (docs/deploy.md).
+
+    Failure tolerance and concurrency are each a percentage or a count, not both; a count given replaces the default
+    percentage. They apply per region to each StackSet operation (create, update, delete), never to the auto-deployment
+    of an account that joins an OU.
+    """
+
+    enabled: bool = True
+    administrator: StackSetAdministrator = StackSetAdministrator.MANAGEMENT
+    delegated_admin_account_id: AccountId | None = None
+    deployment_ous: tuple[OuId, ...] = Field(
+        default=(), description="the OUs (or the root) the StackSets target; empty: target_ous, else root_id"
+    )
+    member_region: Region = "us-east-1"  # the one region of the member role's stack (IAM is global)
+    failure_tolerance_percentage: int | None = Field(default=10, ge=0, le=100)
+    failure_tolerance_count: int | None = Field(default=None, ge=0)
+    max_concurrent_percentage: int | None = Field(default=25, ge=1, le=100)
+    max_concurrent_count: int | None = Field(default=None, ge=1)
+    concurrency_mode: Literal["strict", "soft"] = "strict"
+    region_concurrency: Literal["parallel", "sequential"] = "parallel"
+    retain_stacks_on_account_removal: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_count_replaces_the_default_percentage(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        defaults: dict[str, None] = {}
+        for setting in ("failure_tolerance", "max_concurrent"):
+            if data.get(f"{setting}_count") is not None and f"{setting}_percentage" not in data:
+                defaults[f"{setting}_percentage"] = None
+        return {**defaults, **data}
+
+    @model_validator(mode="after")
+    def _one_form_of_each_preference(self) -> StackSetsConfig:
+        found = []
+        twice = sorted({ou for ou in self.deployment_ous if self.deployment_ous.count(ou) > 1})
+        if twice:
+            found.append(f"deployment_ous {twice} are listed twice")
+        for setting in ("failure_tolerance", "max_concurrent"):
+            percentage, count = getattr(self, f"{setting}_percentage"), getattr(self, f"{setting}_count")
+            if percentage is not None and count is not None:
+                found.append(
+                    f"{setting}_percentage ({percentage}) and {setting}_count ({count}) are both set: CloudFormation "
+                    "takes one of the two, remove the other"
+                )
+            elif percentage is None and count is None:
+                found.append(f"set {setting}_percentage or {setting}_count")
+        if found:
+            raise ValueError("; ".join(found))
+        return self
+
 
 class OrganizationConfig(StrictModel):
     management_account_id: AccountId
@@ -115,6 +179,10 @@ class OrganizationConfig(StrictModel):
             "`make org-resource-policy` prints the statement to merge into it"
         ),
     )
+    root_id: RootId | None = Field(
+        default=None, description="the Organization root's id: the StackSets' target when no OU is named"
+    )
+    stacksets: StackSetsConfig = StackSetsConfig()
 
     @field_validator("regions")
     @classmethod
@@ -130,6 +198,55 @@ class OrganizationConfig(StrictModel):
         if both:
             raise ValueError(f"accounts {both} are in both target_accounts and excluded_accounts")
         return self
+
+    @model_validator(mode="after")
+    def _stacksets_agree_with_the_organization(self) -> OrganizationConfig:
+        stacksets = self.stacksets
+        if not stacksets.enabled:
+            return self
+        found = []
+        delegated = stacksets.delegated_admin_account_id
+        if stacksets.administrator is StackSetAdministrator.DELEGATED:
+            if delegated is None:
+                found.append(
+                    "stacksets.delegated_admin_account_id: required with stacksets.administrator: delegated (the "
+                    "account registered as the StackSets delegated administrator, docs/deploy.md)"
+                )
+            elif delegated == self.management_account_id:
+                found.append(
+                    f"stacksets.delegated_admin_account_id: {delegated} is the management account, which cannot be "
+                    "its own delegated administrator: set stacksets.administrator: management instead"
+                )
+        elif delegated is not None:
+            found.append(
+                f"stacksets.administrator: management, but stacksets.delegated_admin_account_id names {delegated}: "
+                "set administrator: delegated to administer the StackSets there, or remove delegated_admin_account_id"
+            )
+        if not self.stackset_ous():
+            found.append(
+                "stacksets.deployment_ous: the StackSets need an OU or the root to deploy to, and neither "
+                "stacksets.deployment_ous nor target_ous names one: set organization.root_id (aws organizations "
+                "list-roots --query 'Roots[0].Id') to reach every account, or name the OUs"
+            )
+        excluded = sorted(set(self.stackset_ous()) & set(self.excluded_ous))
+        if excluded:
+            source = "stacksets.deployment_ous" if stacksets.deployment_ous else "target_ous"
+            found.append(
+                f"{source}: {excluded} are in excluded_ous too, so the StackSets would deploy the member role where "
+                "the engine never acts: remove them from one of the two"
+            )
+        if found:
+            raise ValueError("; ".join(found))
+        return self
+
+    def stackset_ous(self) -> tuple[str, ...]:
+        """The OUs (or the root) the member StackSets target: ``stacksets.deployment_ous``, else ``target_ous``, else
+        ``root_id``; empty when none is known."""
+        if self.stacksets.deployment_ous:
+            return self.stacksets.deployment_ous
+        if self.target_ous:
+            return self.target_ous
+        return (self.root_id,) if self.root_id else ()
 
 
 class SafetyConfig(StrictModel):
