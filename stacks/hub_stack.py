@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,10 @@ RUN_ENABLED: Mapping[str, Callable[[CapabilitiesConfig], bool]] = {
 }
 # A worker handles a batch of targets (engine.targets_per_invocation), each a fresh read, a plan, an apply and a check,
 # and waits up to WORKER_WAIT_PER_TARGET on each: the scheduler for its starts to be running, the clean-up for its
-# final snapshots to complete (max_wait_seconds of each capability's apply). The clean-up also reads every volume,
-# snapshot and AMI of a target, a sharing attribute per snapshot it may act on, and deletes one resource at a time:
-# it gets the most Lambda allows.
+# final snapshots to complete (max_wait_seconds of each capability's apply). It runs engine.target_concurrency targets
+# at once, so the waits of a batch come in ceil(targets_per_invocation / target_concurrency) waves (one, as shipped).
+# The clean-up also reads every volume, snapshot and AMI of a target, a sharing attribute per snapshot it may act on,
+# and deletes within EC2's sustained rate (5 a second once the burst is spent): it gets the most Lambda allows.
 # Tag compliance reads five describes a target and tags in batches; its stops are verified like the scheduler's.
 WORKER_TIMEOUTS: Mapping[str, Duration] = {
     "scheduler": Duration.minutes(10),
@@ -87,14 +89,20 @@ def worker_timeout(capability: str, engine: EngineConfig) -> Duration:
     if capability not in WORKER_TIMEOUTS:
         raise KeyError(f"no worker timeout for the acting capability {capability!r}: add it to WORKER_TIMEOUTS")
     timeout = WORKER_TIMEOUTS[capability]
-    waits = engine.targets_per_invocation * WORKER_WAIT_PER_TARGET.to_seconds()
+    waits = wait_waves(engine) * WORKER_WAIT_PER_TARGET.to_seconds()
     if timeout.to_seconds() - waits < WORKER_MIN_WORK.to_seconds():
         raise ValueError(
-            f"engine.targets_per_invocation {engine.targets_per_invocation}: the {capability} worker may wait "
-            f"{waits:g} s on a batch, which leaves less than {WORKER_MIN_WORK.to_seconds():g} s of its "
-            f"{timeout.to_seconds():g} s timeout for the work"
+            f"engine.targets_per_invocation {engine.targets_per_invocation} at engine.target_concurrency "
+            f"{engine.target_concurrency}: the {capability} worker may wait {waits:g} s on a batch, which leaves less "
+            f"than {WORKER_MIN_WORK.to_seconds():g} s of its {timeout.to_seconds():g} s timeout for the work"
         )
     return timeout
+
+
+def wait_waves(engine: EngineConfig) -> int:
+    """How many times in a row a batch may wait a full WORKER_WAIT_PER_TARGET: its targets run
+    ``target_concurrency`` at a time, and the waits of those running together overlap."""
+    return math.ceil(engine.targets_per_invocation / min(engine.target_concurrency, engine.targets_per_invocation))
 
 
 class FinOpsHubStack(Stack):

@@ -196,6 +196,7 @@ def worker_batch(
     output = run_batch(
         make(config),
         event,
+        concurrency=config.engine.target_concurrency,
         scopes=clients,
         role_name=config.organization.member_role_name,
         kill_switch=switch,

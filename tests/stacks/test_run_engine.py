@@ -5,6 +5,7 @@ identity may do with them (the state table, the kill switch, the member role).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -605,7 +606,7 @@ def test_workers_have_time_for_their_waits_with_1024_mb_and_the_engine_stages_fi
 ) -> None:
     for name, (timeout, memory) in {
         "scheduler_worker": (600, 1024),
-        # up to 60 s per target for final snapshots, 5 targets a batch (8 at most), then the deletions: Lambda's most
+        # up to 60 s a wave of targets for final snapshots, then the deletions at EC2's rate: Lambda's most
         "ebs_cleanup_worker": (900, 1024),
         "tag_compliance_worker": (600, 1024),
         "engine_start": (300, 512),
@@ -614,27 +615,59 @@ def test_workers_have_time_for_their_waits_with_1024_mb_and_the_engine_stages_fi
         hub_template.has_resource_properties(
             "AWS::Lambda::Function", {"FunctionName": FUNCTIONS[name], "Timeout": timeout, "MemorySize": memory}
         )
-    assert config.engine.targets_per_invocation == 5
+    assert (config.engine.targets_per_invocation, config.engine.target_concurrency) == (10, 10)
+
+
+def _largest(field: str) -> int:
+    return int(next(m.le for m in EngineConfig.model_fields[field].metadata if hasattr(m, "le")))
 
 
 @pytest.mark.parametrize("capability", sorted(CAPABILITY_WORKERS))
-def test_a_full_batch_of_the_largest_size_leaves_each_worker_two_minutes_beside_its_waits(capability: str) -> None:
-    largest = EngineConfig.model_fields["targets_per_invocation"].metadata
-    most = next(m.le for m in largest if hasattr(m, "le"))
-    assert most == 8
+def test_a_full_batch_of_the_largest_size_leaves_each_worker_two_minutes_beside_its_waves_of_waits(
+    capability: str,
+) -> None:
+    # Given the largest batch, its targets run 4 at a time: they wait in ceil(10 / 4) = 3 waves
+    most = _largest("targets_per_invocation")
+    assert most == _largest("target_concurrency") == 10
+    engine = EngineConfig(targets_per_invocation=most, target_concurrency=4)
+    assert hub_stack.wait_waves(engine) == 3
 
-    timeout = worker_timeout(capability, EngineConfig(targets_per_invocation=most))
+    timeout = worker_timeout(capability, engine)
 
-    assert timeout.to_seconds() - most * 60 >= 120
+    assert timeout.to_seconds() - 3 * 60 >= 120
+    assert hub_stack.wait_waves(EngineConfig(targets_per_invocation=most)) == 1  # at the default concurrency
+
+
+def test_the_shipped_batch_waits_once_not_once_a_target() -> None:
+    assert hub_stack.wait_waves(EngineConfig()) == 1
+    assert hub_stack.wait_waves(EngineConfig(targets_per_invocation=10, target_concurrency=4)) == 3
+    assert hub_stack.wait_waves(EngineConfig(targets_per_invocation=3, target_concurrency=10)) == 1
+    assert hub_stack.wait_waves(EngineConfig(targets_per_invocation=8, target_concurrency=1)) == 8
 
 
 def test_a_worker_timeout_too_short_for_a_batch_of_waits_stops_the_synth(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given a clean-up worker of 9 minutes and batches of 8 targets, each up to a minute of waiting
+    # Given a clean-up worker of 9 minutes and batches of 8 targets run one at a time, each up to a minute of waiting
     monkeypatch.setattr(hub_stack, "WORKER_TIMEOUTS", {**hub_stack.WORKER_TIMEOUTS, "ebs_cleanup": Duration.minutes(9)})
+    serial = EngineConfig(targets_per_invocation=8, target_concurrency=1)
 
     # Then the synth stops, saying how much is left
-    with pytest.raises(ValueError, match="wait 480 s on a batch, which leaves less than 120 s of its 540 s timeout"):
-        worker_timeout("ebs_cleanup", EngineConfig(targets_per_invocation=8))
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "targets_per_invocation 8 at engine.target_concurrency 1: the ebs_cleanup worker may wait 480 s on a "
+            "batch, which leaves less than 120 s of its 540 s timeout"
+        ),
+    ):
+        worker_timeout("ebs_cleanup", serial)
+    # and the same batch run 4 at a time waits 2 minutes: it fits
+    assert (
+        worker_timeout("ebs_cleanup", EngineConfig(targets_per_invocation=8, target_concurrency=4)).to_seconds() == 540
+    )
+
+
+def test_the_largest_batch_run_one_target_at_a_time_does_not_fit_the_scheduler_worker() -> None:
+    with pytest.raises(ValueError, match="may wait 600 s on a batch"):
+        worker_timeout("scheduler", EngineConfig(targets_per_invocation=10, target_concurrency=1))
 
 
 def test_every_state_machine_and_schedule_is_for_a_known_capability(hub_template: Template) -> None:

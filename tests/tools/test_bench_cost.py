@@ -7,6 +7,7 @@ import ast
 import inspect
 import itertools
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -185,8 +186,37 @@ def test_the_formula_is_written_out_with_the_numbers(config: FinOpsConfig) -> No
         "(scheduler: 1 runs × (6 + 0 retried + 1 children × 2) + 3 ticks × 3) × $0.000025 = $0.000425"
     )
     assert line(bill, "Lambda", "scheduler_worker GB-s")["formula"] == (
-        "1 runs × (1 batches × 0 ms + 1 targets × 2,000 ms) / 1000 × 1 GB × $0.0000133334 = $0.0000267"
+        "1 runs × (1 batches × 0 ms + 1 targets × 0 ms CPU + 1 waves of up to 10 targets × 2,000 ms waiting) / 1000 "
+        "× 1 GB × $0.0000133334 = $0.0000267"
     )
+
+
+def _engine(config: FinOpsConfig, **engine: int) -> FinOpsConfig:
+    return variant(config, lambda data: data.__setitem__("engine", {**(data.get("engine") or {}), **engine}))
+
+
+@pytest.mark.parametrize(
+    ("engine", "cpu_ms", "worker_ms"),
+    [
+        # 25 targets one at a time: the sum of the targets, 25 x 2,000 ms
+        ({"targets_per_invocation": 10, "target_concurrency": 1}, 0, 25 * 2000),
+        # 10 at a time in batches of 10 (10, 10, 5): three waves of waiting
+        ({"targets_per_invocation": 10, "target_concurrency": 10}, 0, 3 * 2000),
+        # 5 at a time: two waves in each full batch, one in the last
+        ({"targets_per_invocation": 10, "target_concurrency": 5}, 0, 5 * 2000),
+        # the CPU does not overlap: 25 x 500 ms, and three waves of the 1,500 ms left of a target waiting
+        ({"targets_per_invocation": 10, "target_concurrency": 10}, 500, 25 * 500 + 3 * 1500),
+    ],
+)
+def test_the_worker_bills_every_target_s_cpu_and_one_wait_per_wave_of_concurrent_targets(
+    config: FinOpsConfig, engine: dict[str, int], cpu_ms: float, worker_ms: float
+) -> None:
+    measured = replace(SMALL, runs={"scheduler": replace(ONE_RUN, worker_cpu_ms_per_target=cpu_ms)})
+
+    bill = monthly_cost(5, 5, measured, config=_engine(config, **engine), deployment=hand_deployment(), runs=ONE_HOUR)
+
+    assert bill["batches_per_run"] == 3
+    assert line(bill, "Lambda", "scheduler_worker GB-s")["quantity"] == pytest.approx(worker_ms / 1000)
 
 
 def test_the_free_tier_is_reported_apart_and_not_taken_off_the_total(config: FinOpsConfig) -> None:
@@ -342,8 +372,8 @@ def test_the_shipped_deployment_prices_standard_transitions_and_no_express(
     bill = monthly_cost(1000, 2, ESTIMATE, config=config, deployment=shipped, runs=shipped_runs)
 
     transitions = line(bill, "Step Functions", "state transitions (Standard)")
-    # 2,000 targets in 400 batches of 5: per fan-out run 6 + 400 x 2; per quiet tick 3.
-    assert transitions["quantity"] == (744 + 31 + 31) * (6 + 400 * 2) + 2232 * 3
+    # 2,000 targets in 200 batches of 10 (engine.targets_per_invocation): per fan-out run 6 + 200 x 2; per quiet tick 3.
+    assert transitions["quantity"] == (744 + 31 + 31) * (6 + 200 * 2) + 2232 * 3
     assert transitions["usd_per_unit"] == PRICES.sfn_standard_transition.usd
     assert not [e for e in bill["lines"] if "Express" in e["item"]]
 

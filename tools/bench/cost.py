@@ -575,7 +575,7 @@ class RunMeasure:
     start_ms_per_account: float  # the enumeration: one ListTagsForResource per account, pages of accounts and OUs
     start_ms_nothing_due: float  # engine_start on a tick with nothing due
     worker_ms_per_batch: float  # the worker's fixed part per invocation (INIT share, config, kill switch)
-    worker_ms_per_target: float  # assume role, read, plan, apply, verify: one target
+    worker_ms_per_target: float  # assume role, read, plan, apply, verify: one target, alone
     aggregate_ms: float
     aggregate_ms_per_target: float
     log_bytes_per_run: int  # engine_start + engine_aggregate + the parent execution's events
@@ -593,6 +593,10 @@ class RunMeasure:
     cost_explorer_requests_per_run: int = 0
     sqs_sends_per_run: float = 0.0  # Slack messages parked on the retry queue
     retried_transitions_per_run: float = 0.0
+    # The part of worker_ms_per_target the worker's CPU is busy (parsing, planning, signing): the targets a worker
+    # runs at once (engine.target_concurrency) overlap their waits on AWS, but not this (one process, one GIL, the
+    # function's share of a vCPU). 0: all waiting.
+    worker_cpu_ms_per_target: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -629,6 +633,7 @@ def _estimate_run(**overrides: Any) -> RunMeasure:
         "start_ms_nothing_due": 400,
         "worker_ms_per_batch": 500,
         "worker_ms_per_target": 1000,
+        "worker_cpu_ms_per_target": 250,
         "aggregate_ms": 1500,
         "aggregate_ms_per_target": 2,
         "log_bytes_per_run": 15_000,
@@ -648,14 +653,21 @@ def _estimate_run(**overrides: Any) -> RunMeasure:
 ESTIMATE = Measured(
     label=(
         "ESTIMATE, not measured (2026-12-02): durations from typical cross-region API latencies (80-150 ms a call, "
-        "sequential within a batch), log sizes from the JSON log lines and Step Functions' ALL-level events, "
-        "CloudTrail create events at 2 a day per account and region. Replace with make bench numbers."
+        "sequential within a target; a batch's targets engine.target_concurrency at a time, their waits overlapping "
+        "but not their CPU: 250 ms a scheduler target, from 134-189 ms of CPU measured per target against the bench's "
+        "moto server on 2026-12-03 with the hub session's service models shared, scaled by 1769/1024 for the "
+        "1024 MB function's share of a vCPU; 400 ms estimated for the clean-up and tag compliance), log sizes from "
+        "the JSON log lines and Step Functions' ALL-level events, CloudTrail create events at 2 a day per account "
+        "and region. Replace with make bench numbers."
     ),
     runs={
         "scheduler": _estimate_run(),
-        "ebs_cleanup": _estimate_run(worker_ms_per_target=2000, log_bytes_per_target=3000, ddb_writes_per_run=7),
+        "ebs_cleanup": _estimate_run(
+            worker_ms_per_target=2000, worker_cpu_ms_per_target=400, log_bytes_per_target=3000, ddb_writes_per_run=7
+        ),
         "tag_compliance": _estimate_run(
             worker_ms_per_target=2500,
+            worker_cpu_ms_per_target=400,
             aggregate_ms=3000,
             aggregate_ms_per_target=5,
             log_bytes_per_target=3000,
@@ -726,6 +738,7 @@ class _Bill:
         accounts: int,
         regions: int,
         per_batch: int,
+        concurrency: int = 1,
         prices: Prices,
         deployment: Deployment,
         days: int,
@@ -733,6 +746,11 @@ class _Bill:
     ) -> None:
         self.accounts, self.regions, self.targets = accounts, regions, accounts * regions
         self.batches = math.ceil(self.targets / per_batch)
+        # The waits of a run: a batch's targets wait together concurrency at a time, so a full batch waits
+        # ceil(per_batch / concurrency) times and the last one ceil(rest / concurrency).
+        full, rest = divmod(self.targets, per_batch)
+        self.concurrency = max(1, min(concurrency, per_batch))
+        self.waves = full * math.ceil(per_batch / self.concurrency) + math.ceil(rest / self.concurrency)
         self.prices, self.deployment, self.days, self.hours = prices, deployment, days, days * 24
         self.lines: list[Line] = []
         self.summed: dict[str, Parts] = {}
@@ -787,13 +805,20 @@ class _Bill:
             f"ticks × {_n(m.start_ms_nothing_due)} ms)",
             "targets" if f else "fixed",
         )
-        self.gb_seconds(
-            worker,
-            worker,
-            f * (batches * m.worker_ms_per_batch + targets * m.worker_ms_per_target),
-            f"{f:,} runs × ({batches:,} batches × {_n(m.worker_ms_per_batch)} ms + {targets:,} targets × "
-            f"{_n(m.worker_ms_per_target)} ms)",
-        )
+        if self.concurrency == 1:  # one target at a time: the sum of the targets
+            worker_ms = batches * m.worker_ms_per_batch + targets * m.worker_ms_per_target
+            formula = (
+                f"{f:,} runs × ({batches:,} batches × {_n(m.worker_ms_per_batch)} ms + {targets:,} targets × "
+                f"{_n(m.worker_ms_per_target)} ms)"
+            )
+        else:  # every target's CPU one after another, the waiting once a wave of concurrent targets
+            worker_ms = self.worker_ms_per_run(m)
+            formula = (
+                f"{f:,} runs × ({batches:,} batches × {_n(m.worker_ms_per_batch)} ms + {targets:,} targets × "
+                f"{_n(m.worker_cpu_ms_per_target)} ms CPU + {self.waves:,} waves of up to {self.concurrency} targets × "
+                f"{_n(m.worker_ms_per_target - m.worker_cpu_ms_per_target)} ms waiting)"
+            )
+        self.gb_seconds(worker, worker, f * worker_ms, formula)
         self.gb_seconds(
             "engine_aggregate",
             f"engine_aggregate ({capability})",
@@ -849,9 +874,15 @@ class _Bill:
         if m.sqs_sends_per_run:
             self.term("sqs", f"{f:,} runs × {_n(m.sqs_sends_per_run)} parked ({capability})", f * m.sqs_sends_per_run)
 
+    def worker_ms_per_run(self, m: RunMeasure) -> float:
+        """The worker's milliseconds in one run, every batch: its fixed part, every target's CPU, and the waiting of
+        each wave of targets run together (with ``concurrency`` 1 that is the sum of the targets)."""
+        waiting = m.worker_ms_per_target - m.worker_cpu_ms_per_target
+        return self.batches * m.worker_ms_per_batch + self.targets * m.worker_cpu_ms_per_target + self.waves * waiting
+
     def express_children(self, capability: str, runs: int, m: RunMeasure) -> None:
         """An Express child: a request, and its duration (the worker's batch, up to 100 ms) at 64 MB."""
-        seconds = math.ceil((m.worker_ms_per_batch + self.targets / self.batches * m.worker_ms_per_target) / 100) / 10
+        seconds = math.ceil(self.worker_ms_per_run(m) / self.batches / 100) / 10
         children = runs * self.batches
         self.add(
             "Step Functions",
@@ -1047,6 +1078,7 @@ class _Bill:
             "regions": self.regions,
             "targets": self.targets,
             "batches_per_run": self.batches,
+            "target_concurrency": self.concurrency,
             "lines": [line.to_json() for line in sorted(self.lines, key=lambda line: -line.usd)],
             "by_service": dict(sorted(by_service.items(), key=lambda kv: -kv[1])),
             "fixed_usd": sum(line.usd for line in self.lines if line.scales == "fixed"),
@@ -1084,6 +1116,7 @@ def monthly_cost(
         accounts=accounts,
         regions=regions,
         per_batch=config.engine.targets_per_invocation,
+        concurrency=config.engine.target_concurrency,
         prices=prices,
         deployment=deployment,
         days=days,
@@ -1198,6 +1231,10 @@ def report(measured: Measured, config: FinOpsConfig, deployment: Deployment) -> 
         "prices": PRICES.table(),
         "deployment": deployment.to_json(),
         "runs": {name: count.to_json() for name, count in runs.items()},
+        "engine": {
+            "targets_per_invocation": config.engine.targets_per_invocation,
+            "target_concurrency": config.engine.target_concurrency,
+        },
         "totals": [
             {
                 "accounts": s["accounts"],

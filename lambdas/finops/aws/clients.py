@@ -3,12 +3,20 @@
 Handlers build an :class:`AwsClients` once per invocation and pass it (or the clients it makes) down. Member
 accounts are reached through :meth:`AwsClients.assume_role`, whose :class:`AccountScope` carries the account and
 region into every log line and result.
+
+Threads: a worker runs several targets at once (``engine.target_concurrency``). botocore clients are thread-safe; a
+boto3 Session is not. So every client is made under one lock (:data:`_SESSION_LOCK`), and a member account's clients
+come from the hub's own session with the assumed role's credentials passed in, not from a Session of their own: the
+session's service models are then loaded once per process, not once per account (about 300 ms of CPU a target for
+the scheduler's three clients, which threads cannot overlap), and there is only one session to guard.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,46 +54,71 @@ for _body_logger in ("botocore.parsers", "botocore.endpoint"):
     logging.getLogger(_body_logger).setLevel(logging.INFO)
 
 
+# boto3 Sessions are not thread-safe (their clients are): every client is made while holding this.
+_SESSION_LOCK = threading.Lock()
+
+
+def _client(session: boto3.Session, service: str, region: str, credentials: Mapping[str, str] | None = None) -> Any:
+    with _SESSION_LOCK:
+        return session.client(service, region_name=region, config=BOTO_CONFIG, **(credentials or {}))
+
+
 @dataclass(frozen=True, slots=True)
 class AccountScope:
-    """Credentials for one account, used in one region."""
+    """Credentials for one account, used in one region: ``session`` (the hub's, shared) with ``credentials`` (the
+    assumed role's ``aws_access_key_id``/``aws_secret_access_key``/``aws_session_token``; None: the session's own)."""
 
     account: str
     region: str
     session: boto3.Session = field(repr=False, compare=False)
+    credentials: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
 
     def client(self, service: str) -> Any:
-        return self.session.client(service, region_name=self.region, config=BOTO_CONFIG)
+        return _client(self.session, service, self.region, self.credentials)
 
     def log_keys(self) -> dict[str, str]:
         return {"account": self.account, "region": self.region}
 
 
 class AwsClients:
-    """Clients for the account the code runs in, and assumed-role scopes for member accounts."""
+    """Clients for the account the code runs in, and assumed-role scopes for member accounts. Safe to share between
+    threads."""
 
     def __init__(self, session: boto3.Session | None = None, *, region: str | None = None) -> None:
         self._session = session or boto3.Session()
         self.region = region or self._session.region_name or "us-east-1"
-        self._assumed: dict[tuple[str, str], boto3.Session] = {}
+        self._assumed: dict[tuple[str, str], dict[str, str]] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+        self._sts: Any = None  # one STS client for every AssumeRole of the invocation (clients are thread-safe)
 
     def client(self, service: str, region: str | None = None) -> Any:
-        return self._session.client(service, region_name=region or self.region, config=BOTO_CONFIG)
+        return _client(self._session, service, region or self.region)
 
     def caller_account(self) -> str:
         return str(self.client("sts").get_caller_identity()["Account"])
 
     def assume_role(self, account: str, region: str, *, role_name: str, session_name: str) -> AccountScope:
-        """A scope in ``account``/``region`` through ``role_name``; credentials are reused per account and role."""
+        """A scope in ``account``/``region`` through ``role_name``; credentials are reused per account and role (two
+        regions of one account, in two threads, assume the role once: the second waits for the first)."""
         key = (account, role_name)
-        if key not in self._assumed:
-            credentials = self.client("sts").assume_role(
-                RoleArn=f"arn:aws:iam::{account}:role/{role_name}",
-                RoleSessionName=session_name[:64],
-            )["Credentials"]
-            self._assumed[key] = boto3.Session(
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-            )
-        return AccountScope(account=account, region=region, session=self._assumed[key])
+        with self._locks_lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._assumed:
+                credentials = self._sts_client().assume_role(
+                    RoleArn=f"arn:aws:iam::{account}:role/{role_name}",
+                    RoleSessionName=session_name[:64],
+                )["Credentials"]
+                self._assumed[key] = {
+                    "aws_access_key_id": credentials["AccessKeyId"],
+                    "aws_secret_access_key": credentials["SecretAccessKey"],
+                    "aws_session_token": credentials["SessionToken"],
+                }
+        return AccountScope(account=account, region=region, session=self._session, credentials=self._assumed[key])
+
+    def _sts_client(self) -> Any:
+        with self._locks_lock:
+            if self._sts is None:
+                self._sts = self.client("sts")
+            return self._sts

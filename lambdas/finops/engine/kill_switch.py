@@ -7,6 +7,7 @@ failure; any other failure to read pauses the run and says why: when we cannot t
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,14 +42,18 @@ class KillSwitch:
         self._clock = clock
         self._max_age = max_age
         self._cached: tuple[float, SwitchState] | None = None
+        # A worker's targets run in threads: the first to find the cache stale reads, the others wait for its answer
+        # (one GetParameter a minute per worker, not one per thread against SSM's per-account rate).
+        self._lock = threading.Lock()
 
     def state(self) -> SwitchState:
-        now = self._clock()
-        if self._cached is not None and now - self._cached[0] < self._max_age:
-            return self._cached[1]
-        state = self._read()
-        self._cached = (now, state)
-        return state
+        with self._lock:
+            now = self._clock()
+            if self._cached is not None and now - self._cached[0] < self._max_age:
+                return self._cached[1]
+            state = self._read()
+            self._cached = (now, state)
+            return state
 
     def _read(self) -> SwitchState:
         try:

@@ -1,5 +1,6 @@
 """The state machine's run, in one process: the same start, worker and aggregate functions with the same JSON in
-and out, batches like the Map's ItemBatcher, concurrency bounded like its MaxConcurrency.
+and out, batches like the Map's ItemBatcher, concurrency bounded like its MaxConcurrency, and each batch's targets
+run ``engine.target_concurrency`` at a time as the deployed worker runs them.
 
 Used by ``make invoke`` (the simulated Organization), ``make run`` (the credentials' AWS) and the tests.
 """
@@ -87,7 +88,8 @@ def run_locally(
     def work(group: list[Target]) -> list[TargetResult]:
         event = json.loads(json.dumps({"Items": [t.to_json() for t in group], "BatchInput": batch_input}))
         try:
-            output = json.loads(json.dumps(run_batch(capability, event, **worker_deps)))
+            batch = run_batch(capability, event, concurrency=config.engine.target_concurrency, **worker_deps)
+            output = json.loads(json.dumps(batch))
         except Exception as exc:  # the Map records a failed child execution and the run goes on
             logger.exception("worker batch failed", run_id=run_id)
             return lost_batch(event["Items"], ctx, f"{type(exc).__name__}: {exc}")

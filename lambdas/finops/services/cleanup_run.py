@@ -7,10 +7,11 @@ grace period has ended. Report mode plans the same and changes nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from finops.aws.rate import EC2_RATES, PER_RESOURCE_WORKERS, Rate
 from finops.engine.model import Outcome, Plan, RunContext, Target
 from finops.engine.request import RunRequest
 from finops.engine.start import Prepared
@@ -53,14 +54,26 @@ class CleanupCapability:
     MEMBER_PERMISSIONS = MEMBER_PERMISSIONS
 
     def __init__(
-        self, config: FinOpsConfig, *, sleep: Callable[[float], None] = time.sleep, max_wait_seconds: float = 60.0
+        self,
+        config: FinOpsConfig,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait_seconds: float = 60.0,
+        rates: Mapping[str, Rate] | None = EC2_RATES,
+        workers: int = PER_RESOURCE_WORKERS,
     ) -> None:
+        """``rates`` and ``workers``: the per-resource calls' client-side limits (None: none, for a mock that never
+        throttles) and threads (finops.aws.rate)."""
         self._config = config
         self._sleep = sleep
         self._max_wait = max_wait_seconds
+        self._rates = rates
+        self._workers = workers
 
     def read(self, scope: Any, ctx: RunContext, target: Target) -> StorageInventory:
-        return read_inventory(scope, target, ctx, self._config, wall_now=wall_now(ctx))
+        return read_inventory(
+            scope, target, ctx, self._config, wall_now=wall_now(ctx), rates=self._rates, workers=self._workers
+        )
 
     def plan(self, inventory: Any, target: Target, ctx: RunContext) -> Plan:
         return plan(inventory, target, ctx, self._config, wall_now=wall_now(ctx))
@@ -75,4 +88,6 @@ class CleanupCapability:
             sleep=self._sleep,
             max_wait_seconds=self._max_wait,
             wall_now=wall_now(ctx),
+            rates=self._rates,
+            workers=self._workers,
         )

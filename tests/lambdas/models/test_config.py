@@ -110,3 +110,35 @@ def test_unreadable_files(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read the file"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_the_engine_runs_ten_targets_a_batch_ten_at_a_time_unless_told_otherwise():
+    engine = load_config(ROOT / "finops.yaml").engine
+
+    assert (engine.targets_per_invocation, engine.target_concurrency) == (10, 10)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("target_concurrency", 0, "engine.target_concurrency: Input should be greater than or equal to 1"),
+        ("target_concurrency", 11, "engine.target_concurrency: Input should be less than or equal to 10"),
+        ("targets_per_invocation", 11, "engine.targets_per_invocation: Input should be less than or equal to 10"),
+        ("target_concurrency", "many", "engine.target_concurrency: Input should be a valid integer"),
+    ],
+)
+def test_the_engine_s_batch_and_its_concurrency_are_bounded(key, value, message):
+    data = shipped()
+    data.setdefault("engine", {})[key] = value
+
+    with pytest.raises(ConfigError) as error:
+        parse_config(data, source="finops.yaml")
+
+    assert message in str(error.value)
+
+
+def test_a_batch_run_one_target_at_a_time_is_still_a_valid_config():
+    data = shipped()
+    data["engine"] = {**(data.get("engine") or {}), "targets_per_invocation": 5, "target_concurrency": 1}
+
+    assert parse_config(data, source="finops.yaml").engine.target_concurrency == 1

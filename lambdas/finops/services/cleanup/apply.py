@@ -15,6 +15,11 @@ In this order:
    when the wait ends leaves the volume marked for the next run, which reuses that snapshot: only one tagged
    ``finops:for-mark`` with the volume's current mark, never a final snapshot of an earlier episode.
 Every deletion is verified by reading again: gone (or ``deleting``) is done; ``NotFound`` counts as already done.
+
+The calls made once per resource (the final snapshots or their re-tags, DeleteSnapshot, DeleteVolume) run a few at a
+time (:func:`finops.aws.rate.each`, ``workers``) within EC2's documented rate for each action (``rates``). Only the
+calls inside one step overlap: each step above ends, every outcome of it known, before the next begins, so a volume's
+final snapshot has completed and its last re-read has passed before its DeleteVolume is sent, as one at a time.
 Throttling is retried by the client (standard mode, 8 attempts); what remains (a ``ClientError``, a timeout or any
 other ``BotoCoreError``, from a call that changes something or from a read between them) is a per-item failure, an
 outcome, never an exception, and never reported as deleted: ``apply`` always returns an outcome for every action,
@@ -36,6 +41,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from finops.aws.batch import bisect, in_batches
 from finops.aws.clients import AccountScope
 from finops.aws.errors import error_text
+from finops.aws.rate import EC2_RATES, PER_RESOURCE_WORKERS, Rate, RateLimits, each
 from finops.engine.model import Action, Outcome, RunContext, Target
 from finops.models.config import FinOpsConfig
 from finops.models.storage import StorageInventory
@@ -98,6 +104,7 @@ class _Env:
     sleep: Callable[[float], None]
     max_wait_seconds: float
     clocks: RunClocks
+    workers: int = PER_RESOURCE_WORKERS
 
 
 def apply(
@@ -110,11 +117,18 @@ def apply(
     sleep: Callable[[float], None] = time.sleep,
     max_wait_seconds: float = 60.0,
     wall_now: datetime | None = None,
+    rates: Mapping[str, Rate] | None = EC2_RATES,
+    workers: int = PER_RESOURCE_WORKERS,
 ) -> list[Outcome]:
-    """One verified outcome per action, in the order given; ``wall_now``: the worker's wall clock (the plan's)."""
+    """One verified outcome per action, in the order given; ``wall_now``: the worker's wall clock (the plan's).
+    ``rates``: the client-side limits of the per-resource calls (None: none, for a mock that never throttles),
+    made on ``workers`` threads."""
     _validate(actions)
     clocks = run_clocks(ctx.now, wall_now)
-    env = _Env(scope, scope.client("ec2"), target, ctx, config, sleep, max_wait_seconds, clocks)
+    ec2 = scope.client("ec2")
+    if rates is not None:
+        RateLimits(rates).limit(ec2)
+    env = _Env(scope, ec2, target, ctx, config, sleep, max_wait_seconds, clocks, workers)
     outcomes: dict[int, Outcome] = {}
 
     def run(select: Callable[[Action], bool], carry_out: Callable[[_Env, list[Action]], list[Outcome]]) -> None:
@@ -285,11 +299,11 @@ def _delete_snapshots(env: _Env, actions: list[Action]) -> list[Outcome]:
     except AWS_ERRORS as err:
         return _not_rechecked(actions, err)
     cleanup = env.config.capabilities.ebs_cleanup
-    outcomes = []
+    judged: dict[str, Outcome] = {}
     for action in actions:
         described = fresh.get(action.resource)
         if described is None:
-            outcomes.append(Outcome(action, True, {"deleted": True, "already_gone": True}))
+            judged[action.resource] = Outcome(action, True, {"deleted": True, "already_gone": True})
             continue
         # Sharing was looked up a moment ago by the read; re-judge everything else on what EC2 says now.
         snapshot = snapshot_of(described)
@@ -297,14 +311,20 @@ def _delete_snapshots(env: _Env, actions: list[Action]) -> list[Outcome]:
         inventory = StorageInventory(snapshots=(snapshot,), image_snapshots=images)
         verdict = snapshot_verdict(snapshot, inventory, env.target, env.clocks.judge, env.config)
         if not verdict.eligible:
-            outcomes.append(Outcome(action, False, error=f"not deleted: changed since the plan ({verdict.reason})"))
+            judged[action.resource] = Outcome(
+                action, False, error=f"not deleted: changed since the plan ({verdict.reason})"
+            )
             continue
         blocked = deletion_blocked(snapshot.tags, snapshot.started, cleanup, env.clocks)
         if blocked:
-            outcomes.append(Outcome(action, False, error=f"not deleted: {blocked}"))
-            continue
-        outcomes.append(_delete_one(env, action, partial(env.ec2.delete_snapshot, SnapshotId=action.resource)))
-    return _verify_gone(env, outcomes, _describe_snapshots)
+            judged[action.resource] = Outcome(action, False, error=f"not deleted: {blocked}")
+    due = [a for a in actions if a.resource not in judged]  # re-checked just now, each still eligible and due
+
+    def delete(action: Action) -> Outcome:
+        return _delete_one(env, action, partial(env.ec2.delete_snapshot, SnapshotId=action.resource))
+
+    judged.update(zip((a.resource for a in due), each(delete, due, workers=env.workers), strict=True))
+    return _verify_gone(env, [judged[a.resource] for a in actions], _describe_snapshots)
 
 
 def _fields(obj: Any) -> dict[str, Any]:
@@ -401,14 +421,14 @@ def _delete_volumes(env: _Env, actions: list[Action]) -> list[Outcome]:
         snapshots, failed = _final_snapshots(env, wanting, fresh)
         results.update(failed)
         results.update(_recheck_after_wait(env, [a for a in wanting if a.resource in snapshots], snapshots))
-    for action in eligible:
-        if action.resource in results:
-            continue
+    due = [a for a in eligible if a.resource not in results]  # final snapshot completed and re-read, if wanted
+
+    def delete(action: Action) -> Outcome:
         snapshot = snapshots.get(action.resource)
         after = {"final_snapshot": snapshot, "record_id": _record(env, action)} if snapshot else {}
-        results[action.resource] = _delete_one(
-            env, action, partial(env.ec2.delete_volume, VolumeId=action.resource), **after
-        )
+        return _delete_one(env, action, partial(env.ec2.delete_volume, VolumeId=action.resource), **after)
+
+    results.update(zip((a.resource for a in due), each(delete, due, workers=env.workers), strict=True))
     return _verify_gone(env, [results[a.resource] for a in actions], _describe_volumes)
 
 
@@ -454,21 +474,22 @@ def _final_snapshots(
         }
     by_volume: dict[str, str] = {}
     failed: dict[str, Outcome] = {}
-    for action in actions:
+
+    def final_snapshot(action: Action) -> tuple[str | None, Outcome | None]:
+        """The volume's final snapshot (an earlier one re-tagged, or made now), and a failed outcome if it has none."""
         record = _record(env, action)
         earlier = existing.get(action.resource)
         if earlier is not None:
-            by_volume[action.resource] = earlier["SnapshotId"]
             try:  # point the snapshot at this run's record: that is the deletion the restore undoes
                 env.ec2.create_tags(Resources=[earlier["SnapshotId"]], Tags=[{"Key": RECORD_TAG, "Value": record}])
             except AWS_ERRORS as err:
-                failed[action.resource] = Outcome(
+                return earlier["SnapshotId"], Outcome(
                     action,
                     False,
                     {"final_snapshot": earlier["SnapshotId"]},
                     error=f"final snapshot not re-tagged: {error_text(err)}",
                 )
-            continue
+            return earlier["SnapshotId"], None
         volume = fresh[action.resource]
         try:
             created = env.ec2.create_snapshot(
@@ -479,9 +500,14 @@ def _final_snapshots(
                 ],
             )
         except AWS_ERRORS as err:
-            failed[action.resource] = Outcome(action, False, error=f"final snapshot failed: {error_text(err)}")
-            continue
-        by_volume[action.resource] = str(created["SnapshotId"])
+            return None, Outcome(action, False, error=f"final snapshot failed: {error_text(err)}")
+        return str(created["SnapshotId"]), None
+
+    for action, (snapshot_id, failure) in zip(actions, each(final_snapshot, actions, workers=env.workers), strict=True):
+        if snapshot_id is not None:
+            by_volume[action.resource] = snapshot_id
+        if failure is not None:
+            failed[action.resource] = failure
     waiting = {v: s for v, s in by_volume.items() if v not in failed}
     try:
         states = _wait_completed(env, list(waiting.values()))

@@ -4,8 +4,9 @@ One paginated describe per resource type, at the page sizes the EC2 API allows (
 DescribeSnapshots 1,000, DescribeImages 1,000), tags from the describe outputs. AMIs are read with
 ``IncludeDisabled`` and ``IncludeDeprecated``: a disabled AMI's snapshots are not unused (DescribeImages hides disabled
 AMIs unless asked). Sharing is looked up (DescribeSnapshotAttribute, one call a snapshot) only for snapshots this
-run could mark or delete. A Recycle Bin read that fails is kept as its error: nothing is then shown to be retained,
-and the planner holds deletions where ``require_recycle_bin`` asks for a rule.
+run could mark or delete, a few at a time (:func:`finops.aws.rate.each`) within the action's documented rate. A
+Recycle Bin read that fails is kept as its error: nothing is then shown to be retained, and the planner holds
+deletions where ``require_recycle_bin`` asks for a rule.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from finops.aws.clients import AccountScope
 from finops.aws.describe import pages as _pages
 from finops.aws.describe import tag_dict as _tags
 from finops.aws.errors import error_text
+from finops.aws.rate import EC2_RATES, PER_RESOURCE_WORKERS, Rate, RateLimits, each
 from finops.engine.model import RunContext, Target
 from finops.models.config import FinOpsConfig
 from finops.models.storage import RecycleBin, RecycleBinRule, RecycleBinType, Snapshot, StorageInventory, Volume
@@ -41,10 +43,21 @@ RECYCLE_BIN_TYPES: tuple[RecycleBinType, ...] = ("EBS_VOLUME", "EBS_SNAPSHOT")
 
 
 def read_inventory(
-    scope: AccountScope, target: Target, ctx: RunContext, config: FinOpsConfig, *, wall_now: datetime | None = None
+    scope: AccountScope,
+    target: Target,
+    ctx: RunContext,
+    config: FinOpsConfig,
+    *,
+    wall_now: datetime | None = None,
+    rates: Mapping[str, Rate] | None = EC2_RATES,
+    workers: int = PER_RESOURCE_WORKERS,
 ) -> StorageInventory:
-    """``wall_now``: the worker's wall clock; ages are judged as the plan judges them (:func:`run_clocks`)."""
+    """``wall_now``: the worker's wall clock; ages are judged as the plan judges them (:func:`run_clocks`).
+    ``rates``: the client-side limits of the per-snapshot sharing lookups (None: none, for a mock that never
+    throttles), made on ``workers`` threads."""
     ec2 = scope.client("ec2")
+    if rates is not None:
+        RateLimits(rates).limit(ec2)
     now = run_clocks(ctx.now, wall_now).judge
     volumes = tuple(
         sorted((volume_of(v) for v in _pages(ec2, "describe_volumes", "Volumes", VOLUME_PAGE)), key=lambda v: v.id)
@@ -64,15 +77,19 @@ def read_inventory(
         image_snapshots=image_snapshots(images, now),
         recycle_bin=read_recycle_bin(scope.client("rbin")),
     )
-    checked: list[Snapshot] = []
-    errors: dict[str, str] = {}
-    for snapshot in inventory.snapshots:
-        if needs_sharing_check(snapshot, inventory, target, now, config):
-            try:
-                snapshot = replace(snapshot, shared_with=shared_with(ec2, snapshot.id))
-            except (ClientError, BotoCoreError) as exc:  # unknown stays unknown: neither marked nor deleted this run
-                errors[snapshot.id] = error_text(exc)
-        checked.append(snapshot)
+    candidates = [s.id for s in inventory.snapshots if needs_sharing_check(s, inventory, target, now, config)]
+
+    def lookup(snapshot_id: str) -> tuple[str, ...] | str:
+        try:
+            return shared_with(ec2, snapshot_id)
+        except (ClientError, BotoCoreError) as exc:  # unknown stays unknown: neither marked nor deleted this run
+            return error_text(exc)
+
+    found = dict(zip(candidates, each(lookup, candidates, workers=workers), strict=True))
+    errors = {snapshot_id: got for snapshot_id, got in found.items() if isinstance(got, str)}
+    checked = [
+        replace(s, shared_with=got) if isinstance(got := found.get(s.id), tuple) else s for s in inventory.snapshots
+    ]
     return replace(inventory, snapshots=tuple(checked), details={"sharing_errors": errors} if errors else {})
 
 

@@ -7,6 +7,8 @@ are injected with botocore event hooks on the member-role clients (Stubber would
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -293,3 +295,128 @@ def test_a_mark_moved_later_between_the_plan_and_the_delete_is_honoured(
     assert _exists(ec2, vid)
     (outcome,) = result.outcomes
     assert outcome.error == f"not deleted: its mark says {later:%Y-%m-%dT%H:%M:%SZ}, not yet passed"
+
+
+# -- concurrency: the per-resource calls of one step overlap; the steps stay in order -------------------------------
+
+
+def _recorded(monkeypatch: pytest.MonkeyPatch, *, slow: tuple[str, ...] = (), then: Hook | None = None) -> list[Any]:
+    """Every EC2 call of the run's member-role clients, in the order they were made, with the thread that made it;
+    the ``slow`` ones wait 50 ms (as on AWS), so that calls made concurrently do overlap."""
+    calls: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def record(model: Any, **kwargs: Any) -> None:
+        with lock:
+            calls.append((model.name, threading.current_thread().name))
+        if then is not None:
+            then(model=model, **kwargs)
+        if model.name in slow:
+            time.sleep(0.05)
+
+    _hook(monkeypatch, "before-call.ec2.*", record)
+    return calls
+
+
+def test_final_snapshots_and_deletions_run_concurrently_and_every_delete_follows_its_snapshot_and_re_check(
+    ec2: Any, config: FinOpsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 8 volumes marked snapshot-and-delete, due
+    volumes = [_volume(ec2, f"scratch-{n}") for n in range(8)]
+    for vid in volumes:
+        _mark(ec2, vid, LATER - timedelta(days=1))
+    calls = _recorded(monkeypatch, slow=("CreateSnapshot", "DeleteVolume"))
+
+    # When the sweep runs
+    result, audit = _run(_config(config, max_deletions_per_target=50), LATER)
+
+    # Then every volume is gone, each with its own completed final snapshot, audited
+    assert [o.ok for o in result.outcomes] == [True] * 8, [o.error for o in result.outcomes]
+    assert not any(_exists(ec2, vid) for vid in volumes)
+    finals = {o.action.resource: o.after["final_snapshot"] for o in result.outcomes}
+    assert len(set(finals.values())) == 8
+    assert {vid: _audited(audit)[vid]["after"]["final_snapshot"] for vid in volumes} == finals
+    # and the snapshots and the deletions were each made on several threads
+    names = [name for name, _ in calls]
+    assert len({thread for name, thread in calls if name == "CreateSnapshot"}) > 1
+    assert len({thread for name, thread in calls if name == "DeleteVolume"}) > 1
+    # and in the order of the safety steps: every final snapshot made, then waited for (DescribeSnapshots), then the
+    # volumes read once more, and only then the first DeleteVolume
+    first_delete = names.index("DeleteVolume")
+    last_snapshot = max(i for i, name in enumerate(names) if name == "CreateSnapshot")
+    waited = max(i for i, name in enumerate(names[:first_delete]) if name == "DescribeSnapshots")
+    re_read = max(i for i, name in enumerate(names[:first_delete]) if name == "DescribeVolumes")
+    assert last_snapshot < waited < re_read < first_delete
+    assert names[first_delete:].count("DeleteVolume") == 8
+
+
+def test_a_volume_protected_while_the_concurrent_final_snapshots_were_made_is_kept(
+    ec2: Any, config: FinOpsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    volumes = [_volume(ec2, f"scratch-{n}") for n in range(6)]
+    for vid in volumes:
+        _mark(ec2, vid, LATER - timedelta(days=1))
+    kept = volumes[3]
+
+    def protect(model: Any, **_: Any) -> None:  # the owner tags it while the snapshots are being made
+        if model.name == "CreateSnapshot":
+            ec2.create_tags(Resources=[kept], Tags=[{"Key": "finops:protect", "Value": "true"}])
+
+    _recorded(monkeypatch, slow=("CreateSnapshot",), then=protect)
+
+    result, audit = _run(_config(config), LATER)
+
+    outcomes = {o.action.resource: o for o in result.outcomes}
+    assert _exists(ec2, kept)
+    assert not outcomes[kept].ok
+    assert "protected" in str(outcomes[kept].error)
+    assert outcomes[kept].after["final_snapshot"]  # made, kept for the record
+    assert [vid for vid in volumes if _exists(ec2, vid)] == [kept]
+    assert len(audit.items) == 6
+
+
+def test_the_circuit_breaker_holds_concurrent_deletions_as_it_held_serial_ones(
+    ec2: Any, config: FinOpsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    volumes = [_volume(ec2, f"scratch-{n}") for n in range(9)]
+    for vid in volumes:
+        _mark(ec2, vid, LATER - timedelta(days=1), "delete")
+    calls = _recorded(monkeypatch, slow=("DeleteVolume",))
+    no_final = {"volumes": {"final_snapshot": False}}
+
+    held, _ = _run(_config(config, max_deletions_per_target=8, **no_final), LATER)
+    assert [name for name, _ in calls].count("DeleteVolume") == 0
+    assert all(_exists(ec2, vid) for vid in volumes)
+    assert held.holds
+    assert "Circuit breaker tripped" in held.holds[0]
+
+    done, audit = _run(_config(config, max_deletions_per_target=9, **no_final), LATER)
+    assert [name for name, _ in calls].count("DeleteVolume") == 9
+    assert not any(_exists(ec2, vid) for vid in volumes)
+    assert sum(o.ok for o in done.outcomes) == 9
+    assert len(audit.items) == 9
+
+
+def test_a_failed_sharing_lookup_among_concurrent_ones_keeps_only_that_snapshot_unjudged(
+    ec2: Any, config: FinOpsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 6 old snapshots of a deleted source, and DescribeSnapshotAttribute failing for one of them
+    source = _volume(ec2, "source")
+    snapshots = [ec2.create_snapshot(VolumeId=source)["SnapshotId"] for _ in range(6)]
+    ec2.delete_volume(VolumeId=source)
+    broken = snapshots[2]
+
+    def fail_for_one(model: Any, params: Any, **_: Any) -> None:
+        if model.name == "DescribeSnapshotAttribute" and params["body"].get("SnapshotId") == broken:
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "try later"}}, model.name)
+
+    calls = _recorded(monkeypatch, slow=("DescribeSnapshotAttribute",), then=fail_for_one)
+
+    # When the first run marks what is due
+    result, _ = _run(_config(config, snapshots={"retention_days": 20}), LATER)
+
+    # Then every other snapshot is marked, the one whose sharing is unknown is not, and the lookups overlapped
+    marked = {a.resource for a in result.planned if a.action == "mark"}
+    assert marked == set(snapshots) - {broken}
+    assert [name for name, _ in calls].count("DescribeSnapshotAttribute") == 6
+    assert len({thread for name, thread in calls if name == "DescribeSnapshotAttribute"}) > 1
