@@ -14,6 +14,8 @@ LAYER := build/layer/.built
 # checkov in its own virtualenv: it pins boto3, botocore and packaging older than ours (requirements-checkov.txt).
 CHECKOV_VENV  := build/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt | cksum | cut -d' ' -f1)
+BENCH_VENV := build/bench
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cat requirements-bench.txt | cksum | cut -d' ' -f1)
 
 CONFIG ?= finops.yaml
 FN     ?=
@@ -94,6 +96,14 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 
 checkov: $(CHECKOV_STAMP)
 
+# The bench's chart: matplotlib in its own venv, exactly requirements-bench.txt (as checkov's).
+$(BENCH_STAMP): requirements-bench.txt
+	@echo "setting up $(BENCH_VENV) (the bench's chart) from requirements-bench.txt (first run only)" >&2
+	@{ test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV); } >&2
+	@$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-bench.txt >&2
+	@$(BENCH_VENV)/bin/python -m pip check >&2
+	@rm -f $(BENCH_VENV)/.installed-* && touch $@
+
 synth: $(STAMP) $(LAYER)
 	$(BIN)/python app.py --config $(CONFIG)
 
@@ -126,8 +136,11 @@ schedule: $(STAMP)
 	@test -n "$(SCHEDULE)" -a -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make schedule SCHEDULE=<name> FROM=<ISO> TO=<ISO> [AT=<ISO,ISO,...>] [CONFIG=<file>]" >&2; exit 2; }
 	@$(BIN)/python -m tools.cli schedule --config $(CONFIG) --schedule "$(SCHEDULE)" --from "$(FROM)" --to "$(TO)" $(if $(AT),--at "$(AT)")
 
-bench: $(STAMP)
-	$(BIN)/python -m tools.bench
+# Not part of `make test`: about an hour on 2 cores (BENCH_ARGS=--quick: minutes). Cloud Custodian goes into
+# build/c7n from tools/bench/requirements-c7n.txt on first use. Writes docs/benchmarks/ and build/bench-results/results.json.
+BENCH_ARGS ?=
+bench: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python -m tools.bench --chart-python $(abspath $(BENCH_VENV))/bin/python $(BENCH_ARGS)
 
 deploy: $(STAMP) $(LAYER)
 	@$(ONE_STACK)

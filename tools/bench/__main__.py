@@ -6,13 +6,17 @@ in-process against moto and the local Slack sink.
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,7 @@ from finops.aws.clients import AwsClients
 from finops.aws.organizations import enumerate_targets
 from finops.models.config import FinOpsConfig, load_config
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def counting(client: Any, calls: Counter[str]) -> Any:
@@ -176,7 +180,8 @@ def cleanup_cost(config: FinOpsConfig, resources: int = 1000) -> dict[str, Any]:
             ctx = RunContext(f"bench-{label[:4]}", "ebs_cleanup", "sweep", now, Mode.ENFORCE)
             began = time.process_time()
             result = run_target(
-                CleanupCapability(enforce, sleep=lambda _: None),
+                # in-process moto never throttles: no client-side rate limit (the calls are the same)
+                CleanupCapability(enforce, sleep=lambda _: None, rates=None),
                 Target("123456789012", region),
                 ctx,
                 scopes=AwsClients(region=region),
@@ -224,15 +229,20 @@ def _cleanup_floor(label: str, volumes: int, snapshots: int) -> dict[str, int]:
     return {**reads, "ec2:CreateSnapshot": volumes, "ec2:DeleteVolume": volumes, "ec2:DeleteSnapshot": snapshots}
 
 
-def main() -> int:
-    sys.stdout, out = sys.stderr, sys.stdout  # handler logs to stderr; the report to stdout
-    config = load_config(ROOT / "finops.yaml")
-    config = config.model_copy(
-        update={"organization": config.organization.model_copy(update={"regions": ("eu-west-1",)})}
-    )
+SIZES = (1_000, 5_000, 20_000, 50_000)
+ORGANIZATIONS = (10, 100, 1_000)
+ORG_REGIONS = ("eu-west-1", "eu-central-1")
+ORG_RESOURCES_PER_TARGET = 20
+LATENCIES = (0.0, 50.0)
+OUT = ROOT / "build" / "bench-results"
+DOCS = ROOT / "docs" / "benchmarks"
+
+
+def in_process(config: FinOpsConfig) -> dict[str, Any]:
+    """The in-process figures (moto in this process): enumeration, one alert, one scheduler run, one clean-up target."""
     rows = enumeration(config, (100, 1000))
     small, large = rows
-    report = {
+    return {
         "enumeration": rows,
         "enumeration_ratio_1000_vs_100": {
             "accounts": large["accounts"] / small["accounts"],
@@ -243,6 +253,90 @@ def main() -> int:
         "scheduler": scheduler_cost(load_config(ROOT / "finops.yaml")),
         "ebs_cleanup_per_target": cleanup_cost(load_config(ROOT / "finops.yaml")),
     }
+
+
+def against_server(sizes: Sequence[int], organizations: Sequence[int], *, custodian: bool = True) -> dict[str, Any]:
+    """The bench proper: our runs and Custodian's as child processes against the moto server (tools.bench.compare)."""
+    from tools.bench.compare import JOBS, organization_runs, run_job, two_runs
+    from tools.bench.custodian import ensure_venv
+    from tools.bench.scale import BenchServer
+
+    exe = ensure_venv(ROOT) if custodian else None
+    tools = ("ours", "custodian") if custodian else ("ours",)
+    report: dict[str, Any] = {"per_target": [], "side_by_side": [], "two_runs": [], "organization": []}
+    with BenchServer() as server:
+        for size in sizes:  # growth: dry runs (every read and decision, no mutation: no rate limit in the way)
+            for job in JOBS:
+                if job.name == "cleanup-no-final-snapshot":
+                    continue  # its dry run is the clean-up's
+                for tool in tools:
+                    report["per_target"].append(_run(run_job, server, job, size, 0.0, tool, exe, enforce=False))
+        for latency in LATENCIES:  # the same work done, side by side, at 0 and 50 ms a call
+            for job in JOBS:
+                for tool in tools:
+                    report["side_by_side"].append(_run(run_job, server, job, sizes[0], latency, tool, exe))
+        report["two_runs"] = two_runs(server, sizes[0], 0.0)
+        for accounts in organizations:
+            for latency in LATENCIES if accounts == max(organizations) else (0.0,):
+                report["organization"] += organization_runs(
+                    server, accounts, ORG_REGIONS, ORG_RESOURCES_PER_TARGET, latency
+                )
+    return report
+
+
+def _run(run_job: Any, server: Any, job: Any, size: int, latency: float, tool: str, exe: Any, **kw: Any) -> Any:
+    started = time.perf_counter()
+    row = run_job(server, job, size, latency, tool=tool, custodian=exe, **kw)
+    row.pop("command", None)
+    print(
+        f"bench: {job.name} {row.get('mode', '')} {tool} {size} resources {latency:g} ms: "
+        f"{sum(row['calls'].values())} calls, {row['cpu_seconds']} s CPU, {row['wall_seconds']} s wall "
+        f"({time.perf_counter() - started:.0f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return row
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 resources and 10 accounts only (minutes)")
+    parser.add_argument("--sizes", type=int, nargs="*", default=None, help=f"target sizes (default {SIZES})")
+    parser.add_argument(
+        "--accounts", type=int, nargs="*", default=None, help=f"Organizations (default {ORGANIZATIONS})"
+    )
+    parser.add_argument("--no-custodian", action="store_true", help="ours only (no build/c7n)")
+    parser.add_argument("--chart-python", default=None, help="the python with matplotlib for the chart")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    sizes = tuple(args.sizes or ((SIZES[0],) if args.quick else SIZES))
+    organizations = tuple(args.accounts or ((ORGANIZATIONS[0],) if args.quick else ORGANIZATIONS))
+
+    sys.stdout, out = sys.stderr, sys.stdout  # handler logs to stderr; the report to stdout
+    from tools.bench.imports import import_times, machine
+
+    config = load_config(ROOT / "finops.yaml")
+    config = config.model_copy(
+        update={"organization": config.organization.model_copy(update={"regions": ("eu-west-1",)})}
+    )
+    report: dict[str, Any] = {"date": f"{datetime.now(UTC):%Y-%m-%d}", "machine": machine()}
+    report["imports"] = import_times(None, samples=9)
+    report["in_process"] = in_process(config)
+    report |= against_server(sizes, organizations, custodian=not args.no_custodian)
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = args.out / "results.json"
+    results.write_text(json.dumps(report, indent=2) + "\n")
+    from tools.bench.tables import write_tables
+
+    DOCS.mkdir(parents=True, exist_ok=True)
+    write_tables(report, DOCS / "results.md")
+    if args.chart_python:
+        subprocess.run(
+            [args.chart_python, "-m", "tools.bench.chart", str(results), str(DOCS / "calls-cpu.png")],
+            cwd=ROOT,
+            env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)},
+            check=True,
+        )
     json.dump(report, out, indent=2)
     out.write("\n")
     return 0
