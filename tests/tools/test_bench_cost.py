@@ -462,3 +462,32 @@ def test_every_price_names_its_source_and_when_it_was_read() -> None:
         assert row["usd"] > 0, row["price"]
         assert row["source"].startswith("https://"), row["price"]
         assert row["as_of"], row["price"]
+
+
+def test_the_bench_measures_a_targets_cpu_and_calls_as_the_slope_over_organizations() -> None:
+    # Given organization runs whose CPU is 1.5 s of start-up plus 40 ms a target, and 7 calls a target plus 3
+    def run(job: str, targets: int) -> dict[str, Any]:
+        calls = {"ec2:DescribeInstances": 7 * targets + 3}
+        return {
+            "job": job,
+            "targets": targets,
+            "latency_ms": 0.0,
+            "returncode": 0,
+            "cpu_seconds": 1.5 + 0.04 * targets,
+            "calls": calls,
+        }
+
+    report = {
+        "date": "2026-12-03",
+        "organization": [run(job, t) for job in ("stop", "cleanup") for t in (20, 200, 2000)],
+    }
+
+    # When the bill's inputs are taken from them
+    measured = cost.from_bench(report, memory_mb=1024)
+
+    # Then a target costs the slope, not the start-up, scaled to the function's share of a vCPU
+    scheduler = measured.runs["scheduler"]
+    assert scheduler.worker_cpu_ms_per_target == pytest.approx(40 * 1769 / 1024, abs=0.1)
+    assert scheduler.worker_ms_per_target == pytest.approx(7 * 50 + 40 * 1769 / 1024, abs=0.1)
+    assert measured.runs["tag_compliance"] == cost.ESTIMATE.runs["tag_compliance"]  # not measured: the estimate's
+    assert measured.label.startswith("MEASURED by make bench (2026-12-03)")

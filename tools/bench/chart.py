@@ -33,6 +33,9 @@ def draw(results: dict[str, Any], out: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # type: ignore[import-not-found]
+    from matplotlib.ticker import FuncFormatter  # type: ignore[import-not-found]
+
+    plain = FuncFormatter(lambda value, _: f"{value:,.10g}")
 
     rows = results["per_target"]
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
@@ -47,11 +50,15 @@ def draw(results: dict[str, Any], out: Path) -> None:
             ax.plot(xs, ys, STYLE[tool], marker="o", color=colour, label=f"{job}: {LABEL[tool]}")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.xaxis.set_major_formatter(plain)
+        ax.yaxis.set_major_formatter(plain)
         ax.set_xlabel("resources in the target")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
     axes[1].legend(fontsize=8, loc="upper left")
-    figure.suptitle(f"One target, moto server on 127.0.0.1, 0 ms injected latency ({results.get('date', '')})")
+    figure.suptitle(
+        f"One target, dry runs (every read and decision, no change), moto on 127.0.0.1 ({results.get('date', '')})"
+    )
     figure.savefig(out, dpi=110)
 
 

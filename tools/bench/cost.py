@@ -27,7 +27,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -44,7 +44,7 @@ from finops.rules.tag_compliance import TYPES as TAG_COMPLIANCE_TYPES
 from finops.runtime import engine_capability
 from finops.services.tag_metrics import MAX_TEAMS
 from stacks.constructs.run_engine import DONE, NOTHING_DUE, OBJECT_EXPIRY, definition
-from stacks.hub_stack import RUN_ENABLED, RUN_SCHEDULES
+from stacks.hub_stack import RUN_ENABLED, RUN_SCHEDULES, WORKER_MEMORY_MB
 from stacks.naming import resource_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -1275,6 +1275,50 @@ def rounded(value: Any) -> Any:
     if isinstance(value, list):
         return [rounded(v) for v in value]
     return value
+
+
+LAMBDA_FULL_VCPU_MB = 1769  # Lambda gives a function one full vCPU at 1,769 MB, a share in proportion below it
+BENCH_LATENCY_MS = 50.0  # the bench's injected latency per call: what a target's waits are made of
+
+
+def from_bench(report: Mapping[str, Any], memory_mb: int = WORKER_MEMORY_MB) -> Measured:
+    """:data:`ESTIMATE` with the worker's per-target figures measured by ``make bench`` (its ``organization`` runs):
+    a target's CPU is the slope of our CPU over the targets of the 10, 100 and 1,000-account runs (a least-squares
+    line, so the process's start-up is the intercept, not a target's), scaled from this machine's core to the
+    worker's share of a vCPU (``memory_mb`` / 1,769); its time alone is its calls (the server's count per target) at
+    the bench's 50 ms each, plus that CPU. The rest (log bytes, the start and aggregate functions, request units)
+    stays the estimate's, as labelled."""
+    rows = [r for r in report["organization"] if r["latency_ms"] == 0 and r["returncode"] == 0]
+    runs = dict(ESTIMATE.runs)
+    measured_jobs = []
+    for job, capability in (("stop", "scheduler"), ("cleanup", "ebs_cleanup")):
+        points = [(r["targets"], r["cpu_seconds"], sum(r["calls"].values())) for r in rows if r["job"] == job]
+        if len(points) < 2:
+            continue
+        cpu_s = _slope([(t, c) for t, c, _ in points])
+        calls = _slope([(t, n) for t, _, n in points])
+        cpu_ms = 1000 * cpu_s * LAMBDA_FULL_VCPU_MB / memory_mb
+        runs[capability] = replace(
+            runs[capability],
+            worker_cpu_ms_per_target=round(cpu_ms, 1),
+            worker_ms_per_target=round(calls * BENCH_LATENCY_MS + cpu_ms, 1),
+        )
+        measured_jobs.append(f"{capability}: {calls:.1f} calls and {1000 * cpu_s:.0f} ms of CPU a target")
+    label = (
+        f"MEASURED by make bench ({report.get('date', '?')}) for the workers' per-target CPU and calls "
+        f"({'; '.join(measured_jobs) or 'none'}; CPU scaled by {LAMBDA_FULL_VCPU_MB}/{memory_mb} to the function's "
+        f"share of a vCPU, calls at {BENCH_LATENCY_MS:g} ms each); everything else as {ESTIMATE.label}"
+    )
+    return replace(ESTIMATE, label=label, runs=runs)
+
+
+def _slope(points: Sequence[tuple[float, float]]) -> float:
+    """The least-squares slope of y over x."""
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread if spread else 0.0
 
 
 def main() -> int:

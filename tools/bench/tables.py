@@ -220,6 +220,24 @@ def imports(rows: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
+def cost(bill: Mapping[str, Any]) -> str:
+    services = sorted(
+        {k for t in bill["totals"] for k in t["by_service"]}, key=lambda k: -bill["totals"][-1]["by_service"].get(k, 0)
+    )
+    rows = [
+        [
+            f"{t['accounts']:,} x {t['regions']}",
+            f"${t['total_usd']:,.2f}",
+            f"${t['fixed_usd']:,.2f}",
+            f"${t['total_after_free_tier_usd']:,.2f}",
+            *(f"${t['by_service'].get(k, 0):,.2f}" for k in services),
+        ]
+        for t in bill["totals"]
+    ]
+    header = ["Accounts x regions", "Per month", "Of it fixed", "After the free tier", *services]
+    return f"Inputs: {bill['measured']}\n\n" + table(header, rows)
+
+
 def write_tables(report: Mapping[str, Any], path: Path) -> None:
     sections = [
         f"# Benchmark results ({report['date']})\n\nWritten by `make bench` (tools/bench/tables.py) from "
@@ -230,4 +248,6 @@ def write_tables(report: Mapping[str, Any], path: Path) -> None:
         "## Ours as shipped: mark, then sweep after the grace period\n\n" + two_runs(report["two_runs"]),
         "## Across an Organization (ours)\n\n" + organization(report["organization"]),
     ]
+    if "cost" in report:
+        sections.append("## The product's own AWS bill (tools/bench/cost.py)\n\n" + cost(report["cost"]))
     path.write_text("\n\n".join(sections) + "\n")

@@ -5,6 +5,7 @@ In this order:
    in this run with the same planned action); a failed batch is bisected to the resources it failed for.
 2. Unmarks: ``DeleteTags`` of the two mark tags, batched the same way.
 3. gp2 -> gp3: ``ModifyVolume`` one volume at a time, verified by reading the volume's type back.
+4. and 5. side by side (different resources, different API buckets), each in its own order:
 4. Snapshot deletions: the snapshots are read again (and the account's AMIs, disabled and deprecated included) and
    each must still pass every test of the planner, and its mark's date must have passed (by the run's clock and the
    wall clock), before ``DeleteSnapshot``.
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -86,7 +88,9 @@ PERMISSIONS: tuple[str, ...] = (
     "ec2:DescribeVolumes",
     "ec2:ModifyVolume",
 )
-TAG_BATCH = 500  # resources per CreateTags / DeleteTags call
+# resources per CreateTags / DeleteTags call: the EC2 API reference allows "up to 1000 resource IDs"; a failed
+# batch is bisected to the resources it failed for
+TAG_BATCH = 1000
 FILTER_BATCH = 200  # values per describe filter
 POLL_SECONDS = 5.0
 
@@ -156,8 +160,15 @@ def apply(
             del outcomes[i]
     run(lambda a: a.action == UNMARK, _unmark)
     run(lambda a: a.action == GP3, _gp3)
-    run(lambda a: a.action == DELETE_ACTION and a.kind == SNAPSHOT, _delete_snapshots)
-    run(lambda a: a.action == DELETE_ACTION and a.kind == VOLUME, _delete_volumes)
+    # Snapshot and volume deletions touch different resources and different API buckets (DeleteSnapshot; CreateSnapshot
+    # then DeleteVolume), so they run side by side: each phase keeps its own order, and neither's reads depend on
+    # the other's changes (the snapshot phase acts only on the snapshots planned, never on a final snapshot made now).
+    with ThreadPoolExecutor(max_workers=2) as phases:
+        for running in [
+            phases.submit(run, lambda a: a.action == DELETE_ACTION and a.kind == SNAPSHOT, _delete_snapshots),
+            phases.submit(run, lambda a: a.action == DELETE_ACTION and a.kind == VOLUME, _delete_volumes),
+        ]:
+            running.result()
     result = [outcomes[i] for i in range(len(actions))]
     for outcome in result:
         if not outcome.ok:

@@ -43,7 +43,9 @@ PERMISSIONS: tuple[str, ...] = (
     "rds:ListTagsForResource",
     "rds:RemoveTagsFromResource",
 )
-TAG_BATCH = 500  # resources per CreateTags / DeleteTags call
+# resources per CreateTags / DeleteTags call: the EC2 API reference allows "up to 1000 resource IDs"; a failed
+# batch is bisected to the resources it failed for
+TAG_BATCH = 1000
 FILTER_BATCH = 200  # values per DescribeTags / DescribeInstances filter
 AWS_ERRORS = (ClientError, BotoCoreError)
 
