@@ -331,6 +331,19 @@ def test_the_variant_stacks_pass_cdk_nag_and_cfn_lint(variant: tuple[App, Organi
 # -- what the construct refuses ---------------------------------------------------------------------------------------
 
 
+def _member_stack_sets(
+    management: Stack, member: FinOpsMemberStack, regional: FinOpsMemberRegionalStack, config: FinOpsConfig
+) -> MemberStackSets:
+    return MemberStackSets(
+        management,
+        "StackSets",
+        templates=MemberTemplates(member=member, member_regional=regional),
+        organization=config.organization,
+        parameters={"OrganizationId": ORGANIZATION_ID},
+        call_as="SELF",
+    )
+
+
 def test_a_stack_set_stack_created_before_its_member_stacks_stops_the_synth(config: FinOpsConfig) -> None:
     app = App()
     management = Stack(app, "Management")
@@ -340,14 +353,7 @@ def test_a_stack_set_stack_created_before_its_member_stacks_stops_the_synth(conf
     with pytest.raises(
         ValueError, match="Management deploys FinOpsMember as a StackSet, so FinOpsMember must be created"
     ):
-        MemberStackSets(
-            management,
-            "StackSets",
-            templates=MemberTemplates(member=member, member_regional=regional),
-            organization=config.organization,
-            parameters={"OrganizationId": ORGANIZATION_ID},
-            call_as="SELF",
-        )
+        _member_stack_sets(management, member, regional, config)
 
 
 def test_a_member_parameter_without_a_default_must_be_passed(config: FinOpsConfig) -> None:
@@ -360,14 +366,7 @@ def test_a_member_parameter_without_a_default_must_be_passed(config: FinOpsConfi
     with pytest.raises(
         ValueError, match=r"FinOpsMemberRegional: the StackSet must pass its parameters \['RetentionDays'\]"
     ):
-        MemberStackSets(
-            management,
-            "StackSets",
-            templates=MemberTemplates(member=member, member_regional=regional),
-            organization=config.organization,
-            parameters={"OrganizationId": ORGANIZATION_ID},
-            call_as="SELF",
-        )
+        _member_stack_sets(management, member, regional, config)
 
 
 def test_the_management_stack_needs_the_member_stacks_when_it_deploys_the_stack_sets(config: FinOpsConfig) -> None:

@@ -264,7 +264,7 @@ def against_server(
 ) -> dict[str, Any]:
     """The bench proper: our runs and Custodian's as child processes against a moto server of their own
     (tools.bench.compare), the ``parts`` of :data:`SERVER_PARTS` asked for."""
-    from tools.bench.compare import JOBS, organization_runs, run_job, two_runs
+    from tools.bench.compare import JOBS, organization_runs, two_runs
     from tools.bench.custodian import ensure_venv
     from tools.bench.scale import BenchServer
 
@@ -274,7 +274,7 @@ def against_server(
     with BenchServer() as server:
         if "per_target" in parts:  # growth: dry runs (every read and decision, no mutation for a rate limit to pace)
             report["per_target"] = [
-                _run(run_job, server, job, size, 0.0, tool, exe, enforce=False)
+                _run(server, job, size, 0.0, tool, exe, enforce=False)
                 for size in sizes
                 for job in JOBS
                 if job.name != "cleanup-no-final-snapshot"  # its dry run is the clean-up's
@@ -282,7 +282,7 @@ def against_server(
             ]
         if "side_by_side" in parts:  # the same work done, at 0 and 50 ms a call, EC2's throttling emulated
             report["side_by_side"] = [
-                _run(run_job, server, job, sizes[0], latency, tool, exe)
+                _run(server, job, sizes[0], latency, tool, exe)
                 for latency in LATENCIES
                 for job in JOBS
                 for tool in tools
@@ -306,7 +306,10 @@ def against_server(
     return report
 
 
-def _run(run_job: Any, server: Any, job: Any, size: int, latency: float, tool: str, exe: Any, **kw: Any) -> Any:
+def _run(server: Any, job: Any, size: int, latency: float, tool: str, exe: Any, **kw: Any) -> Any:
+    """One :func:`tools.bench.compare.run_job`, its line on stderr."""
+    from tools.bench.compare import run_job
+
     started = time.perf_counter()
     row = run_job(server, job, size, latency, tool=tool, custodian=exe, **kw)
     row.pop("command", None)

@@ -25,17 +25,13 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from http.client import HTTPConnection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
-from tools.bench.scale import measured_run
-
-if TYPE_CHECKING:
-    from tools.bench.scale import Measured
+from tools.bench.scale import Measured, ServerControl, measured_run, measured_span
 
 REQUIREMENTS = Path(__file__).with_name("requirements-c7n.txt")
 PIP_VERSION = "26.3"  # the Makefile's, for the same resolver behaviour as build/checkov
@@ -329,47 +325,30 @@ def run_policies(
 ) -> tuple[Measured, list[str]]:
     """:func:`run_policy` as the bench's comparison wants it (tools/bench/compare.py): measured like our own runs
     (:class:`tools.bench.scale.Measured`, the server's call counts and CPU for the span), with the ids matched."""
-    from tools.bench.scale import Measured
+    result: dict[str, Any] = {}
 
-    _bench(endpoint, "/_bench/clear-calls", "POST")
-    before = _bench(endpoint, "/_bench/calls")["server_cpu_seconds"]
-    result = run_policy(
-        custodian,
-        policies,
-        endpoint=endpoint,
-        region=region,
-        workdir=workdir,
-        assume_role=assume_role,
-        volume_min_age_days=volume_min_age_days,
-        snapshot_min_age_days=snapshot_min_age_days,
-        dryrun=dryrun,
-    )
-    seen = _bench(endpoint, "/_bench/calls")
-    measured = Measured(
-        command=result["command"],
-        returncode=result["returncode"],
-        cpu_seconds=round(result["cpu_seconds"], 3),
-        wall_seconds=round(result["wall_seconds"], 3),
-        max_rss_mib=round(result["max_rss_mib"], 1),
-        calls=dict(sorted(seen["calls"].items())),
-        server_cpu_seconds=round(seen["server_cpu_seconds"] - before, 3),
-        throttled=dict(sorted(seen.get("throttled", {}).items())),
-        stderr_tail=result["stderr_tail"],
-    )
+    def run() -> dict[str, Any]:
+        result.update(
+            run_policy(
+                custodian,
+                policies,
+                endpoint=endpoint,
+                region=region,
+                workdir=workdir,
+                assume_role=assume_role,
+                volume_min_age_days=volume_min_age_days,
+                snapshot_min_age_days=snapshot_min_age_days,
+                dryrun=dryrun,
+            )
+        )
+        return result
+
+    measured = measured_span(ServerControl(endpoint), [], run)
+    measured.command = result["command"]
     return measured, result["matched_ids"]
 
 
 # ---- by hand --------------------------------------------------------------------------------------------------------
-
-
-def _bench(endpoint: str, path: str, method: str = "GET") -> dict[str, Any]:
-    """One of the bench server's control endpoints (tools/bench/server.py)."""
-    connection = HTTPConnection(urlsplit(endpoint).netloc, timeout=30)
-    try:
-        connection.request(method, path, body=b"{}" if method == "POST" else None)
-        return dict(json.loads(connection.getresponse().read()))
-    finally:
-        connection.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -387,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     custodian = ensure_venv(Path(__file__).parents[2])
     with tempfile.TemporaryDirectory(prefix="c7n-") as scratch:
         workdir = args.workdir or Path(scratch)
-        _bench(args.endpoint, "/_bench/clear-calls", "POST")
+        server = ServerControl(args.endpoint)
+        server.post("/_bench/clear-calls", {})
         result = run_policy(
             custodian,
             args.policy,
@@ -398,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             volume_min_age_days=args.volume_min_age_days,
             snapshot_min_age_days=args.snapshot_min_age_days,
         )
-        result["server_calls"] = _bench(args.endpoint, "/_bench/calls")["calls"]
+        result["server_calls"] = server.calls()["calls"]
         del result["matched_ids"]  # counted in per_custodian_policy; kept in <workdir>/out
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0 if result["returncode"] == 0 else 1

@@ -14,11 +14,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -35,37 +36,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class BenchServer:
-    """``python -m tools.bench.server`` in a child process, and its control endpoints."""
+class ServerControl:
+    """The control endpoints of a bench server already running at ``endpoint`` (tools/bench/server.py)."""
 
-    def __init__(self, *, throttle: bool = True) -> None:
-        """``throttle``: EC2's documented request token buckets (``tools.bench.server.Throttle``), as on AWS."""
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false", "PYTHONPATH": f"{ROOT / 'lambdas'}:{ROOT}"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tools.bench.server", "--port", str(self.port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.post("/_bench/throttle", {"ec2": throttle})
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the bench server did not come up on {self.endpoint}") from None
-                time.sleep(0.2)
-
-    def __enter__(self) -> BenchServer:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.port = int(urlsplit(endpoint).port or 80)
 
     def post(self, path: str, data: Mapping[str, Any]) -> Any:
         return self._request("POST", path, json.dumps(dict(data)).encode())
@@ -104,6 +80,39 @@ class BenchServer:
         import boto3
 
         return boto3.client(service, endpoint_url=self.endpoint, region_name=region, **CREDENTIALS)
+
+
+class BenchServer(ServerControl):
+    """``python -m tools.bench.server`` in a child process on a free port of 127.0.0.1, and its control endpoints."""
+
+    def __init__(self, *, throttle: bool = True) -> None:
+        """``throttle``: EC2's documented request token buckets (``tools.bench.server.Throttle``), as on AWS."""
+        port = free_port()
+        super().__init__(f"http://127.0.0.1:{port}")
+        env = {**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false", "PYTHONPATH": f"{ROOT / 'lambdas'}:{ROOT}"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tools.bench.server", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.post("/_bench/throttle", {"ec2": throttle})
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the bench server did not come up on {self.endpoint}") from None
+                time.sleep(0.2)
+
+    def __enter__(self) -> BenchServer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
 
 
 def organization(server: BenchServer, accounts: int) -> list[str]:
@@ -218,14 +227,22 @@ def measured_run(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> d
     }
 
 
-def measure(server: BenchServer, command: Sequence[str], env: Mapping[str, str], cwd: Path) -> Measured:
-    """Run ``command`` (:func:`measured_run`); the calls and the mock's CPU are the server's for the span."""
+def measure(server: ServerControl, command: Sequence[str], env: Mapping[str, str], cwd: Path) -> Measured:
+    """Run ``command`` (:func:`measured_run`), with the server's calls and CPU for the span (:func:`measured_span`)."""
+    measured = measured_span(server, list(command), lambda: measured_run(command, env=env, cwd=cwd))
+    measured.stdout = (cwd / "stdout.txt").read_text(errors="replace")
+    return measured
+
+
+def measured_span(server: ServerControl, command: list[str], run: Callable[[], Mapping[str, Any]]) -> Measured:
+    """``run()`` (a :func:`measured_run`-shaped usage: returncode, cpu and wall seconds, peak MiB, stderr tail) as a
+    :class:`Measured`, with the calls the server counted and the CPU the mock spent while it ran."""
     server.post("/_bench/clear-calls", {})
     before = server.calls()["server_cpu_seconds"]
-    usage = measured_run(command, env=env, cwd=cwd)
+    usage = run()
     seen = server.calls()
     return Measured(
-        command=list(command),
+        command=command,
         returncode=usage["returncode"],
         cpu_seconds=round(usage["cpu_seconds"], 3),
         wall_seconds=round(usage["wall_seconds"], 3),
@@ -233,7 +250,6 @@ def measure(server: BenchServer, command: Sequence[str], env: Mapping[str, str],
         calls=dict(sorted(seen["calls"].items())),
         server_cpu_seconds=round(seen["server_cpu_seconds"] - before, 3),
         throttled=dict(sorted(seen.get("throttled", {}).items())),
-        stdout=(cwd / "stdout.txt").read_text(errors="replace"),
         stderr_tail=usage["stderr_tail"],
     )
 

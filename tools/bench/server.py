@@ -31,10 +31,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+CREDENTIAL = re.compile(r"Credential=(?P<key>[^/]+)/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
 CBOR_OPERATION = re.compile(r"/service/[^/]+/operation/([^/?]+)")
-CREDENTIAL_SCOPE_REGION = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/")
-ACCESS_KEY = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/")
 StartResponse = Callable[..., Any]
 REQUEST_LIMIT_EXCEEDED = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>RequestLimitExceeded</Code>'
@@ -87,13 +85,12 @@ class Bench:
         """The Recycle Bin moto lacks, from tools.sim.rbin: ListRules and GetRule of the rules seeded per target."""
         from tools.sim._moto_internals import Incoming, account_of
 
-        scope = CREDENTIAL_SCOPE_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
         incoming = Incoming(
             method=environ.get("REQUEST_METHOD", "GET"),
             path=environ.get("PATH_INFO", ""),
             body=body,
             account_id=account_of({"Authorization": environ.get("HTTP_AUTHORIZATION", "")}),
-            region=scope.group(1) if scope else "us-east-1",
+            region=signed(environ, "region") or "us-east-1",
         )
         status, headers, text = self.recycle_bin.answer(incoming)
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
@@ -179,8 +176,7 @@ class Throttle:
         # Describe*: the page's non-mutating bucket (100, 20 a second); another mutating action the bench's tools
         # call (StopInstances, StartInstances) is given 100 at 5 a second, like the documented per-resource ones
         rate = EC2_RATES.get(action) or (Rate(100, 20) if action.startswith("Describe") else Rate(100, 5))
-        signed = ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
-        key = (signed.group(1) if signed else "", signed.group(2) if signed else "", action)
+        key = (signed(environ, "key"), signed(environ, "region"), action)
         now = self.clock()
         with self.lock:
             tokens, when = self.levels.get(key, (rate.capacity, now))
@@ -192,10 +188,15 @@ class Throttle:
             return True
 
 
+def signed(environ: dict[str, Any], part: str) -> str:
+    """``key``, ``region`` or ``service`` of a request's SigV4 credential ("" when it is not signed)."""
+    credential = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return credential.group(part) if credential else ""
+
+
 def operation(environ: dict[str, Any], body: bytes) -> str:
     """``service:Action`` of one AWS request, as the server sees it."""
-    scope = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    service = scope.group(1) if scope else "unsigned"
+    service = signed(environ, "service") or "unsigned"
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return f"{service}:{target.rsplit('.', 1)[-1]}"

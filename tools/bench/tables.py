@@ -8,19 +8,17 @@ describe pages the EC2 API reference's page sizes need (moto answers every descr
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tools.bench.estate import MIX
+from tools.bench.estate import MIX, counts
 
 PAGE = {"volume": 500, "snapshot": 1000, "instance": 1000}
 
 
 def composition(resources: int) -> dict[str, int]:
     """What a seeded target of ``resources`` holds, by kind (root volumes counted with the volumes)."""
-    from tools.bench.estate import counts
-
     held = {kind: sum(counts(resources, share, groups)) for kind, (share, groups) in MIX.items()}
     held["volume"] += held["instance"]  # each instance's root volume
     return held
@@ -69,42 +67,52 @@ def pairs(rows: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Ma
     return [(r, theirs.get((r["job"], r["resources"], r["latency_ms"]))) for r in rows if r["tool"] == "ours"]
 
 
-def growth(rows: Sequence[Mapping[str, Any]]) -> str:
+Row = Mapping[str, Any]
+
+
+def compared(
+    rows: Sequence[Row], cells: Callable[[Row, str, Row], list[Any]], ratio: Callable[[Row, Row], list[Any]]
+) -> list[list[Any]]:
+    """For each run of ours: its row, Custodian's on the same job, size and latency, then the ratio row."""
     out = []
     for ours, theirs in pairs(rows):
-        job, size = ours["job"], ours["resources"]
-        kinds = DESCRIBES.get(job.split("-")[0], ())
-        base = [job, f"{size:,}"]
-        for label, row in (("ours", ours), ("Custodian", theirs)):
-            if row is None:
-                continue
-            out.append(
-                [
-                    *base,
-                    label,
-                    f"{_calls(row):,}",
-                    f"{real_pages(size, kinds)} + the rest" if kinds else "",
-                    _n(row["cpu_seconds"]),
-                    _n(row["wall_seconds"]),
-                    _n(row["max_rss_mib"]),
-                    _n(row["server_cpu_seconds"]),
-                    _judged(row),
-                ]
-            )
+        out.append(cells(ours, "ours", ours))
         if theirs is not None:
-            out.append(
-                [
-                    *base,
-                    "**ratio**",
-                    _ratio(_calls(ours), _calls(theirs)),
-                    "",
-                    f"**{_ratio(ours['cpu_seconds'], theirs['cpu_seconds'])}**",
-                    _ratio(ours["wall_seconds"], theirs["wall_seconds"]),
-                    _ratio(ours["max_rss_mib"], theirs["max_rss_mib"]),
-                    "",
-                    "",
-                ]
-            )
+            out += [cells(ours, "Custodian", theirs), ratio(ours, theirs)]
+    return out
+
+
+def growth(rows: Sequence[Row]) -> str:
+    def cells(ours: Row, label: str, row: Row) -> list[Any]:
+        size = ours["resources"]
+        kinds = DESCRIBES.get(ours["job"].split("-")[0], ())
+        return [
+            ours["job"],
+            f"{size:,}",
+            label,
+            f"{_calls(row):,}",
+            f"{real_pages(size, kinds)} + the rest" if kinds else "",
+            _n(row["cpu_seconds"]),
+            _n(row["wall_seconds"]),
+            _n(row["max_rss_mib"]),
+            _n(row["server_cpu_seconds"]),
+            _judged(row),
+        ]
+
+    def ratio(ours: Row, theirs: Row) -> list[Any]:
+        return [
+            ours["job"],
+            f"{ours['resources']:,}",
+            "**ratio**",
+            _ratio(_calls(ours), _calls(theirs)),
+            "",
+            f"**{_ratio(ours['cpu_seconds'], theirs['cpu_seconds'])}**",
+            _ratio(ours["wall_seconds"], theirs["wall_seconds"]),
+            _ratio(ours["max_rss_mib"], theirs["max_rss_mib"]),
+            "",
+            "",
+        ]
+
     header = [
         "Job",
         "Resources",
@@ -117,41 +125,35 @@ def growth(rows: Sequence[Mapping[str, Any]]) -> str:
         "Mock's CPU s",
         "Would act on (of should), missed, wrong",
     ]
-    return table(header, out)
+    return table(header, compared(rows, cells, ratio))
 
 
-def side_by_side(rows: Sequence[Mapping[str, Any]]) -> str:
-    out = []
-    for ours, theirs in pairs(rows):
-        for label, row in (("ours", ours), ("Custodian", theirs)):
-            if row is None:
-                continue
-            throttled = sum(row.get("throttled", {}).values())
-            out.append(
-                [
-                    ours["job"],
-                    _n(ours["latency_ms"]),
-                    label,
-                    f"{_calls(row):,} ({throttled:,} throttled)",
-                    _top(row["calls"]),
-                    _n(row["cpu_seconds"]),
-                    _n(row["wall_seconds"]),
-                    _judged(row),
-                ]
-            )
-        if theirs is not None:
-            out.append(
-                [
-                    ours["job"],
-                    _n(ours["latency_ms"]),
-                    "**ratio**",
-                    _ratio(_calls(ours), _calls(theirs)),
-                    "",
-                    f"**{_ratio(ours['cpu_seconds'], theirs['cpu_seconds'])}**",
-                    f"**{_ratio(ours['wall_seconds'], theirs['wall_seconds'])}**",
-                    "",
-                ]
-            )
+def side_by_side(rows: Sequence[Row]) -> str:
+    def cells(ours: Row, label: str, row: Row) -> list[Any]:
+        throttled = sum(row.get("throttled", {}).values())
+        return [
+            ours["job"],
+            _n(ours["latency_ms"]),
+            label,
+            f"{_calls(row):,} ({throttled:,} throttled)",
+            _top(row["calls"]),
+            _n(row["cpu_seconds"]),
+            _n(row["wall_seconds"]),
+            _judged(row),
+        ]
+
+    def ratio(ours: Row, theirs: Row) -> list[Any]:
+        return [
+            ours["job"],
+            _n(ours["latency_ms"]),
+            "**ratio**",
+            _ratio(_calls(ours), _calls(theirs)),
+            "",
+            f"**{_ratio(ours['cpu_seconds'], theirs['cpu_seconds'])}**",
+            f"**{_ratio(ours['wall_seconds'], theirs['wall_seconds'])}**",
+            "",
+        ]
+
     header = [
         "Job",
         "Latency ms",
@@ -162,7 +164,7 @@ def side_by_side(rows: Sequence[Mapping[str, Any]]) -> str:
         "Wall s",
         "Acted (of should), missed, wrong",
     ]
-    return table(header, out)
+    return table(header, compared(rows, cells, ratio))
 
 
 def two_runs(rows: Sequence[Mapping[str, Any]]) -> str:
